@@ -1,0 +1,85 @@
+"""The `cdt` command: one entry point for operators, services and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.table import Table
+
+from cdt import serving, tokens
+from cdt.output import console, fail
+from shared.config import SERVICES, CommonSettings, ConfigError, load_settings
+
+app = typer.Typer(
+    help="CDT Desk: rosters, desk activity and online-dossier reports for community digital "
+    "technology teams (Tổ công nghệ số cộng đồng).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(tokens.app, name="token")
+
+
+@app.command()
+def serve(service: str = typer.Argument(..., help=f"One of: {', '.join(SERVICES)}")) -> None:
+    """Run one service (HTTP API, consumers and outbox relay) in this process."""
+    serving.serve(service)
+
+
+def _operator_token(settings: CommonSettings) -> str:
+    path = settings.state_dir / "operator.token"
+    if path.exists():
+        return path.read_text().strip()
+    token = asyncio.run(tokens.issue(settings, "*", "operator", 365, "cdt up"))
+    path.touch(mode=0o600)
+    path.write_text(token)
+    return token
+
+
+def start_system(settings: CommonSettings) -> serving.System:
+    system = serving.System(settings)
+    with console.status("Đang khởi động / starting broker, database and services…"):
+        system.__enter__()
+    return system
+
+
+def print_addresses(system: serving.System) -> None:
+    table = Table(title="CDT Desk đang chạy / running", show_lines=False)
+    table.add_column("service")
+    table.add_column("address")
+    for name, url in system.urls.items():
+        table.add_row(name, f"{url}  (API {url}/docs, events {url}/asyncapi)")
+    table.add_row("metrics", f"{system.urls['reporting']}/metrics")
+    for line in system.infra.embedded if system.infra else []:
+        table.add_row("embedded", line)
+    console.print(table)
+
+
+@app.command()
+def up() -> None:
+    """Start the broker and database (embedded unless configured) and the three services."""
+    try:
+        settings = load_settings(CommonSettings)
+    except ConfigError as exc:
+        fail(f"configuration: {exc}")
+    try:
+        system = start_system(settings)
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, details in the logs
+        fail(f"could not start: {exc}")
+    try:
+        settings = load_settings(CommonSettings, database_url=system.infra.database_url)
+        _operator_token(settings)
+        print_addresses(system)
+        console.print(f"Operator token: {settings.state_dir / 'operator.token'}. "
+                      "Ctrl-C dừng / stops everything.")
+        serving.wait_for_interrupt(system)
+    finally:
+        with console.status("stopping…"):
+            system.stop()
+        console.print("stopped")
+
+
+def main() -> None:
+    app()
+
+

@@ -1,0 +1,2 @@
+-- The reporting service's own schema (shared delivery tables come from shared/migrations).
+CREATE TABLE IF NOT EXISTS reporting_meta (key text PRIMARY KEY, value text NOT NULL);

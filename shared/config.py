@@ -1,0 +1,132 @@
+"""Configuration shared by every service: environment variables prefixed CDT_, validated at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("roster", "assist", "reporting")
+DEFAULT_PORTS = {"roster": 8001, "assist": 8002, "reporting": 8003}
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names the variable in one line."""
+
+
+def _check_postgres_url(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a URL like postgresql://user@host:5432/cdt")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError("has a port that is not a number") from None
+    if not parts.hostname and "host=" not in parts.query:
+        raise ValueError("names no host")
+    return value
+
+
+class CommonSettings(BaseSettings):
+    """Settings every service and the `cdt` command read."""
+
+    model_config = SettingsConfigDict(env_prefix="CDT_", env_file=".env", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port[,host:port]); unset: an embedded broker",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL server URL; each service uses the database {name}_{service} on "
+        "it; unset: an embedded server",
+    )
+    auth_database_url: str | None = Field(
+        default=None,
+        description="Database of tokens shared by all services; default {database}_auth",
+    )
+    state_dir: Path = Field(
+        default=Path(".cdt"),
+        description="Where `cdt up` keeps embedded data, its logs and the operator token",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP servers listen on")
+    kafka_partitions: int = Field(default=3, ge=1, le=1000,
+                                  description="Partitions of each topic created by the services")
+    kafka_replication_factor: int = Field(default=1, ge=1, le=7,
+                                          description="Replication factor of created topics")
+    kafka_idempotence: bool = Field(
+        default=False,
+        description="Use the idempotent producer (on for a real Kafka cluster; the embedded "
+        "broker rejects it)",
+    )
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs access tokens (at least 32 characters); `cdt up` makes one",
+    )
+    log_level: str = Field(default="INFO", description="Logging level")
+    outbox_retention_hours: int = Field(
+        default=168, ge=0, description="How long sent outbox rows are kept for `cdt outbox "
+        "republish`")
+    kafka_session_timeout_ms: int = Field(
+        default=10_000, ge=1000, le=300_000,
+        description="Consumer group session timeout; joining a group takes about half of it")
+    batch_size: int = Field(default=1000, ge=1, le=100_000,
+                            description="Largest batch a consumer takes at once")
+
+    _check_urls = field_validator("database_url", "auth_database_url")(
+        classmethod(lambda cls, v: _check_postgres_url(v))
+    )
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    @field_validator("token_secret")
+    @classmethod
+    def _check_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+
+class ServiceSettings(CommonSettings):
+    """Settings of one service; subclasses name the service."""
+
+    SERVICE: ClassVar[str] = ""
+
+    @property
+    def port(self) -> int:
+        return int(getattr(self, f"{self.SERVICE}_port"))
+
+    @property
+    def own_database_url(self) -> str | None:
+        return getattr(self, f"{self.SERVICE}_database_url")
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """The settings from the environment, or ConfigError naming the bad variable."""
+    try:
+        return cls(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        prefix = cls.model_config.get("env_prefix", "")
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = (prefix + "_".join(str(p) for p in error["loc"])).upper()
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("; ".join(problems)) from None

@@ -1,0 +1,165 @@
+"""HTTP pieces every service shares: errors as JSON, body limits, health, metrics and AsyncAPI."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from faststream.specification import AsyncAPI, get_asyncapi_html
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.auth import AuthError
+from shared.db import pending_migrations
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+
+
+class CdtError(Exception):
+    """An error a caller can act on: an HTTP status, a short code, a message, maybe a field."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
+    # Never echo the input back: it may hold personal data and it lands in logs.
+    errors = [
+        {"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+         "message": err["msg"]}
+        for err in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "body", "message": "invalid"}
+    return {"error": "invalid_request", "message": f"{first['field']}: {first['message']}",
+            "field": first["field"], "errors": errors}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error becomes a JSON body; no traceback ever reaches a caller."""
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"error": exc.code, "message": exc.message}, exc.status,
+                            headers=headers)
+
+    @app.exception_handler(CdtError)
+    async def _cdt(_: Request, exc: CdtError) -> JSONResponse:
+        return JSONResponse(exc.body(), exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_body(exc), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": "http_error", "message": str(exc.detail)}, exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method,
+                  request.url.path, exc_info=exc)
+        return JSONResponse({"error": "internal", "message": "internal error; see the logs"},
+                            500)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Callable) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > app.state.max_body):
+            return JSONResponse({"error": "body_too_large",
+                                 "message": f"the body exceeds {app.state.max_body} bytes"}, 413)
+        return await call_next(request)
+
+
+def health_router(asyncapi: AsyncAPI) -> APIRouter:
+    """/healthz, /readyz, /metrics and the AsyncAPI document, none needing a token."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            async with runtime.pool.acquire(timeout=2) as conn:
+                pending = await pending_migrations(conn, runtime.migrations)
+            checks["database"] = "ok"
+            checks["migrations"] = "ok" if not pending else f"pending: {', '.join(pending)}"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            ok = await runtime.broker.ping(timeout=2.0)
+            checks["broker"] = "ok" if ok else "unreachable"
+            if ok and not runtime.broker_started:
+                checks["broker"] = "joining consumer groups"
+        except Exception as exc:  # noqa: BLE001
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks},
+                            200 if ready else 503)
+
+    @router.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        runtime = request.app.state.runtime
+        await runtime.refresh_metrics()
+        return PlainTextResponse(generate_latest(runtime.registry),
+                                 media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/asyncapi.json")
+    async def asyncapi_json() -> Response:
+        return Response(asyncapi_document(asyncapi), media_type="application/json")
+
+    @router.get("/asyncapi")
+    async def asyncapi_page() -> HTMLResponse:
+        # try_it_out_path=None: the "try it out" route could publish to the real broker.
+        return HTMLResponse(get_asyncapi_html(asyncapi.to_specification(),
+                                              try_it_out_path=None))
+
+    return router
+
+
+def asyncapi_document(asyncapi: AsyncAPI) -> str:
+    """The AsyncAPI document as committed under docs/asyncapi/."""
+    return asyncapi.to_specification().to_json() + "\n"
+
+
+class TimedCache:
+    """Keeps a value for `ttl` seconds, so that scrapes are cheap and consistent."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._at = float("-inf")
+        self.value: Any = None
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self._at < self.ttl
+
+    def set(self, value: Any) -> None:
+        self.value = value
+        self._at = time.monotonic()

@@ -1,0 +1,256 @@
+"""The composition every service shares: its database, broker, subscribers, relay and HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+import asyncpg
+from fastapi import APIRouter, FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.specification import AsyncAPI
+from prometheus_client import CollectorRegistry
+from pydantic import Discriminator, Tag
+
+from shared import auth, db
+from shared.config import ServiceSettings
+from shared.events import Event, EventCodec, UnknownEvent, dead_letter_topic
+from shared.http import MAX_BODY_BYTES, TimedCache, health_router, install_error_handlers
+from shared.messaging import (
+    BatchConsumer,
+    CloudEventsCodec,
+    DeadLetters,
+    create_broker,
+    create_producer,
+    ensure_topics,
+    group_id,
+)
+from shared.metrics import DeliveryCollector, read_delivery_stats
+from shared.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+SHARED_MIGRATIONS = db.load_migrations(Path(__file__).parent / "migrations")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Consumes:
+    """A topic a service reads, its event types and how a batch of them is applied."""
+
+    topic: str
+    event_types: tuple[type[Event], ...]
+    apply: Callable[[Runtime, asyncpg.Connection, list[Event]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What makes one service: its name, schema, topics, HTTP routes and background work."""
+
+    name: str
+    title: str
+    description: str
+    migrations_dir: Path
+    topic: str | None
+    produces: tuple[type[Event], ...]
+    consumes: tuple[Consumes, ...] = ()
+    routers: tuple[APIRouter, ...] = ()
+    background: tuple[Callable[[Runtime], Awaitable[None]], ...] = ()
+    metrics: tuple[Callable[[Runtime], Any], ...] = ()  # extra collectors built from the runtime
+
+    @property
+    def migrations(self) -> list[db.Migration]:
+        return SHARED_MIGRATIONS + db.load_migrations(self.migrations_dir)
+
+
+@dataclass
+class Runtime:
+    """Per-process resources, opened in the lifespan, reaching handlers and HTTP routes."""
+
+    settings: ServiceSettings
+    spec: ServiceSpec
+    broker: KafkaBroker
+    registry: CollectorRegistry
+    clock: Clock
+    pool: asyncpg.Pool = None  # type: ignore[assignment]
+    auth_pool: asyncpg.Pool = None  # type: ignore[assignment]
+    token_secret: str = ""
+    relay: OutboxRelay | None = None
+    consumers: dict[str, BatchConsumer] = field(default_factory=dict)
+    metrics_cache: TimedCache = field(default_factory=lambda: TimedCache(2.0))
+    refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+    broker_started: bool = False
+
+    @property
+    def service(self) -> str:
+        return self.spec.name
+
+    @property
+    def migrations(self) -> list[db.Migration]:
+        return self.spec.migrations
+
+    async def refresh_metrics(self) -> None:
+        """Read the database-backed metrics, at most once per cache period."""
+        if self.metrics_cache.fresh():
+            return
+        for refresh in self.refreshers:
+            await refresh()
+        self.metrics_cache.set(True)
+
+
+def event_union(event_types: Sequence[type[Event]]) -> Any:
+    """The discriminated union of a topic's events with the UnknownEvent fallback."""
+    known = {t.TYPE for t in event_types}
+
+    def discriminate(value: Any) -> str:
+        kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+        if isinstance(value, UnknownEvent) or kind not in known:
+            return "unknown"
+        return str(kind)
+
+    members = [Annotated[t, Tag(t.TYPE)] for t in event_types]
+    members.append(Annotated[UnknownEvent, Tag("unknown")])
+    return Annotated[Union[tuple(members)], Discriminator(discriminate)]  # noqa: UP007
+
+
+def _subscribe(broker: KafkaBroker, runtime: Runtime, consumes: Consumes, batch_size: int) -> None:
+    family = consumes.topic.split(".")[1]
+    union = event_union(consumes.event_types)
+
+    async def handler(events, message):  # type: ignore[no-untyped-def]
+        await runtime.consumers[consumes.topic].consume(events, message)
+
+    # Real objects, not strings: FastStream builds the payload schema from these.
+    handler.__annotations__ = {"events": list[union], "message": KafkaMessage, "return": None}
+    handler.__name__ = f"on_{family}_event"
+    handler.__doc__ = f"Applies the events of {consumes.topic} in batches, each at most once."
+    broker.subscriber(
+        consumes.topic,
+        group_id=group_id(runtime.service),
+        batch=True,
+        max_records=batch_size,
+        batch_timeout_ms=100,
+        auto_offset_reset="earliest",
+        session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=max(runtime.settings.kafka_session_timeout_ms // 10, 100),
+        ack_policy=AckPolicy.MANUAL,
+        codec=CloudEventsCodec(EventCodec(consumes.event_types)),
+        title=f"{consumes.topic}:on_{family}_event",
+    )(handler)
+
+
+def build_asyncapi(broker: KafkaBroker, spec: ServiceSpec) -> AsyncAPI:
+    if spec.topic and spec.produces:
+        broker.publisher(spec.topic, title=f"{spec.topic}:publish",
+                         description=f"Events of the {spec.name} service, keyed by ward_id, "
+                         "CloudEvents binary mode", schema=event_union(spec.produces))
+    return AsyncAPI(broker, title=spec.title, version="1.0.0", description=spec.description)
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *,
+                       clock: Clock = utc_now) -> FastAPI:
+    """The ASGI app of a service; nothing is connected until its lifespan starts."""
+    registry = CollectorRegistry(auto_describe=True)
+    broker = create_broker(settings, service=spec.name, registry=registry)
+    runtime = Runtime(settings=settings, spec=spec, broker=broker, registry=registry,
+                      clock=clock)
+    for consumes in spec.consumes:
+        _subscribe(broker, runtime, consumes, settings.batch_size)
+    asyncapi = build_asyncapi(broker, spec)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _running(runtime):
+            yield
+
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0",
+                  lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.asyncapi = asyncapi
+    app.state.max_body = MAX_BODY_BYTES
+    install_error_handlers(app)
+    app.include_router(health_router(asyncapi))
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+async def _start_broker(runtime: Runtime) -> None:
+    await runtime.broker.start()
+    runtime.broker_started = True
+    log.info("%s service started", runtime.service)
+
+
+@asynccontextmanager
+async def _running(runtime: Runtime) -> AsyncIterator[None]:
+    settings, spec = runtime.settings, runtime.spec
+    if not settings.database_url and not settings.own_database_url:
+        raise RuntimeError("CDT_DATABASE_URL is resolved before a service starts")
+    if not settings.token_secret:
+        raise RuntimeError("CDT_TOKEN_SECRET is resolved before a service starts")
+    runtime.token_secret = settings.token_secret.get_secret_value()
+    server_url = settings.database_url or settings.own_database_url or ""
+    url = db.service_database_url(server_url, spec.name, settings.own_database_url)
+    auth_url = db.service_database_url(server_url, "auth", settings.auth_database_url)
+    await db.prepare_database(url, spec.migrations)
+    await db.prepare_database(auth_url, auth.MIGRATIONS)
+    runtime.pool = await db.create_pool(url, max_size=10)
+    runtime.auth_pool = await db.create_pool(auth_url, max_size=4)
+    topics = [t for t in [spec.topic] if t] + [c.topic for c in spec.consumes]
+    topics += [dead_letter_topic(c.topic) for c in spec.consumes]
+    await ensure_topics(settings.kafka_bootstrap or "", topics,
+                        partitions=settings.kafka_partitions,
+                        replication_factor=settings.kafka_replication_factor)
+    producer = create_producer(settings, service=spec.name)
+    await producer.start()
+    dead_letters = DeadLetters(producer, consumer=group_id(spec.name))
+    for consumes in spec.consumes:
+        runtime.consumers[consumes.topic] = BatchConsumer(
+            service=spec.name, pool=runtime.pool, dead_letters=dead_letters,
+            apply=lambda conn, events, c=consumes: c.apply(runtime, conn, events))
+    delivery = DeliveryCollector(spec.name)
+    runtime.registry.register(delivery)
+
+    async def refresh_delivery() -> None:
+        async with runtime.pool.acquire() as conn:
+            delivery.snapshot = await read_delivery_stats(conn)
+
+    runtime.refreshers.append(refresh_delivery)
+    for make_collector in spec.metrics:
+        make_collector(runtime)
+    runtime.relay = OutboxRelay(runtime.pool, producer, batch_size=settings.batch_size,
+                                retention=timedelta(hours=settings.outbox_retention_hours))
+    tasks = [asyncio.create_task(runtime.relay.run(), name=f"{spec.name}-outbox-relay")]
+    tasks += [asyncio.create_task(job(runtime), name=f"{spec.name}-{job.__name__}")
+              for job in spec.background]
+    # Joining consumer groups takes seconds: serve /healthz meanwhile, /readyz says when done.
+    broker_start = asyncio.create_task(_start_broker(runtime), name=f"{spec.name}-broker")
+    try:
+        yield
+    finally:
+        broker_start.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await broker_start
+        await runtime.broker.stop()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await producer.stop()
+        await runtime.pool.close()
+        await runtime.auth_pool.close()

@@ -1,0 +1,51 @@
+"""Event counters and lag kept in each service's database, so restarts never reset them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import asyncpg
+
+from shared.events import Event
+
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
+               float("inf"))
+
+UPSERT_COUNTS = """
+INSERT INTO event_counts (kind, label, count)
+SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+ON CONFLICT (kind, label) DO UPDATE SET count = event_counts.count + EXCLUDED.count
+"""
+UPSERT_LAG = """
+INSERT INTO event_lag (le, count, sum)
+SELECT * FROM unnest($1::float8[], $2::bigint[], $3::float8[])
+ON CONFLICT (le) DO UPDATE SET count = event_lag.count + EXCLUDED.count,
+                               sum = event_lag.sum + EXCLUDED.sum
+"""
+READ_COUNTS = "SELECT kind, label, count FROM event_counts"
+READ_LAG = "SELECT le, count, sum FROM event_lag ORDER BY le"
+
+
+async def count_events(conn: asyncpg.Connection, applied: Sequence[Event],
+                       rejected_reasons: Sequence[str]) -> None:
+    """Count a batch's applied events (by type, with their lag) and rejections (by reason)."""
+    counts = Counter(("processed", e.type) for e in applied)
+    counts.update(("rejected", reason) for reason in rejected_reasons)
+    if not counts:
+        return
+    keys = list(counts)
+    await conn.execute(UPSERT_COUNTS, [k for k, _ in keys], [label for _, label in keys],
+                       [counts[k] for k in keys])
+    if applied:
+        now = datetime.now(UTC)
+        buckets = [0] * len(LAG_BUCKETS)  # non-cumulative here; summed when exported
+        total = 0.0
+        for event in applied:
+            lag = max((now - event.time).total_seconds(), 0.0)
+            total += lag
+            buckets[next(i for i, le in enumerate(LAG_BUCKETS) if lag <= le)] += 1
+        sums = [0.0] * len(LAG_BUCKETS)
+        sums[-1] = total
+        await conn.execute(UPSERT_LAG, list(LAG_BUCKETS), buckets, sums)
