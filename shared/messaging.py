@@ -17,7 +17,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
 
-from shared import inbox, stats
+from shared import failpoints, inbox, stats
 from shared.config import CommonSettings
 from shared.db import TRANSIENT_DB_ERRORS
 from shared.events import Event, EventCodec, RejectedMessageError, UnknownEvent, dead_letter_topic
@@ -201,6 +201,7 @@ class BatchConsumer:
                 await asyncio.sleep(backoff)
                 await message.nack()
                 return
+        failpoints.hit("consumer_after_commit")
         await message.ack()
 
     async def _apply_once(self, events: list[Event], rejected_reasons: list[str]) -> None:

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from shared import failpoints
 from shared.db import TRANSIENT_DB_ERRORS
 from shared.events import Event
 
@@ -73,12 +74,14 @@ class OutboxRelay:
         batch_size: int = 1000,
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(days=7),
+        on_error: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
         self._producer = producer
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._retention = retention
+        self._on_error = on_error  # e.g. re-create topics a restarted broker has lost
         self._wake = asyncio.Event()
         self.published = 0
 
@@ -101,6 +104,7 @@ class OutboxRelay:
                 for r in rows
             ]
             await asyncio.gather(*futures)
+            failpoints.hit("relay_after_publish")
             await conn.execute(MARK_SENT, [r["id"] for r in rows])
         self.published += len(rows)
         return len(rows)
@@ -143,6 +147,9 @@ class OutboxRelay:
                         listener = None
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
+                    if self._on_error is not None:
+                        with contextlib.suppress(Exception):
+                            await self._on_error()
         finally:
             if listener is not None:
                 await self._release(listener)

@@ -212,9 +212,13 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
     runtime.auth_pool = await db.create_pool(auth_url, max_size=4)
     topics = [t for t in [spec.topic] if t] + [c.topic for c in spec.consumes]
     topics += [dead_letter_topic(c.topic) for c in spec.consumes]
-    await ensure_topics(settings.kafka_bootstrap or "", topics,
-                        partitions=settings.kafka_partitions,
-                        replication_factor=settings.kafka_replication_factor)
+
+    async def recreate_topics() -> None:
+        await ensure_topics(settings.kafka_bootstrap or "", topics,
+                            partitions=settings.kafka_partitions,
+                            replication_factor=settings.kafka_replication_factor)
+
+    await recreate_topics()
     producer = create_producer(settings, service=spec.name)
     await producer.start()
     dead_letters = DeadLetters(producer, consumer=group_id(spec.name))
@@ -232,8 +236,10 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
     runtime.refreshers.append(refresh_delivery)
     for make_collector in spec.metrics:
         make_collector(runtime)
+
     runtime.relay = OutboxRelay(runtime.pool, producer, batch_size=settings.batch_size,
-                                retention=timedelta(hours=settings.outbox_retention_hours))
+                                retention=timedelta(hours=settings.outbox_retention_hours),
+                                on_error=recreate_topics)
     tasks = [asyncio.create_task(runtime.relay.run(), name=f"{spec.name}-outbox-relay")]
     tasks += [asyncio.create_task(job(runtime), name=f"{spec.name}-{job.__name__}")
               for job in spec.background]

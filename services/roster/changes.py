@@ -106,9 +106,7 @@ def release_member(
         else:
             found = len(staff)
             reason = shortage_reason(s.min_staff, found, blockers, rules.max_per_week)
-            short[s.shift_id] = Unstaffable(
-                s.shift_id, s.date, s.period, s.min_staff, found, reason
-            )
+            short[s.shift_id] = Unstaffable(s.shift_id, s.date, s.period, s.min_staff, found, reason)
     return _replan(plan, assignments, short)
 
 
@@ -136,9 +134,7 @@ def swap(
     if why == "unavailable":
         raise RosterRuleError(f"{in_member} is unavailable on {session.date:%Y-%m-%d}")
     if why == "weekly_cap":
-        raise RosterRuleError(
-            f"{in_member} already has {rules.max_per_week} sessions in that week (the cap)"
-        )
+        raise RosterRuleError(f"{in_member} already has {rules.max_per_week} sessions in that week (the cap)")
     if why == "busy":
         raise RosterRuleError(f"{in_member} is on another session at that time")
     assignments = dict(plan.assignments)

@@ -6,9 +6,15 @@ from dataclasses import dataclass
 
 from openpyxl import load_workbook
 
-Cell = str | int | float | bool | object | None
+# A cell as csv gives it (str) or openpyxl does (str, number, bool, date or time, None).
+Cell = object
 
 MAX_ROWS = 20_000
+OLD_XLS = "tệp .xls cũ không được hỗ trợ (old .xls files are not supported: save it as .xlsx or as CSV UTF-8)"
+NOT_UTF8 = (
+    "tệp không phải UTF-8 (the file is not UTF-8 text: "
+    "in Excel choose Save As > 'CSV UTF-8 (Comma delimited)')"
+)
 
 
 @dataclass(frozen=True)
@@ -36,10 +42,7 @@ def read_table(content: bytes, filename: str) -> list[list[Cell]]:
     """The rows of a CSV (UTF-8, UTF-16) or the first sheet of an XLSX, header row first."""
     name = filename.lower()
     if name.endswith(".xls"):
-        raise SheetError(
-            RowError(0, None, "tệp .xls cũ không được hỗ trợ (old .xls files are not supported: "
-                     "save it as .xlsx or as CSV UTF-8)")
-        )  # fmt: skip
+        raise SheetError(RowError(0, None, OLD_XLS))
     if name.endswith((".xlsx", ".xlsm")) or content.startswith(b"PK\x03\x04"):
         rows = _read_xlsx(content)
     else:
@@ -47,9 +50,7 @@ def read_table(content: bytes, filename: str) -> list[list[Cell]]:
     while rows and all(_blank(c) for c in rows[-1]):
         rows.pop()
     if not rows:
-        raise SheetError(
-            RowError(1, None, "tệp trống (the file is empty: row 1 must hold the headers)")
-        )
+        raise SheetError(RowError(1, None, "tệp trống (the file is empty: row 1 must hold the headers)"))
     if len(rows) > MAX_ROWS:
         raise SheetError(RowError(0, None, f"quá nhiều dòng (more than {MAX_ROWS} rows)"))
     return rows
@@ -67,10 +68,7 @@ def _decode(content: bytes) -> str:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = content[: error.start].count(b"\n") + 1
-        raise SheetError(
-            RowError(line, None, "tệp không phải UTF-8 (the file is not UTF-8 text: in Excel "
-                     "choose Save As > 'CSV UTF-8 (Comma delimited)')")
-        ) from None  # fmt: skip
+        raise SheetError(RowError(line, None, NOT_UTF8)) from None
 
 
 def _read_csv(content: bytes) -> list[list[Cell]]:
@@ -88,7 +86,7 @@ def _read_xlsx(content: bytes) -> list[list[Cell]]:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     # A damaged workbook fails deep inside openpyxl with zip, XML or key errors alike.
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise SheetError(
             RowError(0, None, f"không mở được tệp Excel (cannot open the XLSX file: {error})")
         ) from None

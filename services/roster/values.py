@@ -30,8 +30,7 @@ OCCUPATIONS = {
     "other": "other", "khac": "other",
 }  # fmt: skip
 ALLOWED_OCCUPATIONS = (
-    "teacher/giáo viên, retiree/hưu trí, youth_union/đoàn viên, ward_official/cán bộ phường, "
-    "other/khác"
+    "teacher/giáo viên, retiree/hưu trí, youth_union/đoàn viên, ward_official/cán bộ phường, other/khác"
 )
 YES = {"yes", "y", "true", "1", "co", "x"}
 NO = {"no", "n", "false", "0", "khong", ""}
@@ -104,15 +103,17 @@ def parse_unavailable(text: str) -> tuple[frozenset[date], list[str]]:
             start = parse_date(first)
             end = parse_date(last) if dots else start
         except ValueError:
-            problems.append(f"'{item}' không phải ngày (not a date: use 2025-09-05 or "
-                            "2025-09-05..2025-09-12)")  # fmt: skip
+            problems.append(
+                f"'{item}' không phải ngày (not a date: use 2025-09-05 or 2025-09-05..2025-09-12)"
+            )
             continue
         if end < start:
-            problems.append(f"'{item}': ngày kết thúc trước ngày bắt đầu (the range ends before "
-                            "it starts)")  # fmt: skip
+            problems.append(f"'{item}': ngày kết thúc trước ngày bắt đầu (the range ends before it starts)")
         elif (end - start).days >= MAX_RANGE_DAYS:
-            problems.append(f"'{item}': quá {MAX_RANGE_DAYS} ngày (longer than {MAX_RANGE_DAYS} "
-                            "days; deactivate the member instead)")  # fmt: skip
+            problems.append(
+                f"'{item}': quá {MAX_RANGE_DAYS} ngày (longer than {MAX_RANGE_DAYS} "
+                "days; deactivate the member instead)"
+            )
         else:
             days.update(start + timedelta(days=n) for n in range((end - start).days + 1))
     return frozenset(days), problems
