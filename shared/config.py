@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -76,6 +76,11 @@ class CommonSettings(BaseSettings):
     kafka_session_timeout_ms: int = Field(
         default=10_000, ge=1000, le=300_000,
         description="Consumer group session timeout; joining a group takes about half of it")
+    clock: Literal["wall", "watermark"] = Field(
+        default="wall",
+        description="What 'now' is for time-based decisions (closing check-outs, understaffed "
+        "alerts, daily summaries): the wall clock, or per ward the latest time seen in its data "
+        "(for replays and the accelerated demo)")
     batch_size: int = Field(default=1000, ge=1, le=100_000,
                             description="Largest batch a consumer takes at once")
 
