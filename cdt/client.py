@@ -21,7 +21,7 @@ def service_url(service: str, state_dir: Path | None = None) -> str:
     state = infra.read_state(state_dir or Path(os.environ.get("CDT_STATE_DIR", ".cdt")))
     if service in state.get("services", {}):
         return state["services"][service]
-    port = os.environ.get(f"CDT_{service.upper()}_PORT", DEFAULT_PORTS[service])
+    port = os.environ.get(f"CDT_{service.upper()}_PORT", DEFAULT_PORTS.get(service, 8000))
     return f"http://127.0.0.1:{port}"
 
 

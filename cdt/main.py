@@ -7,7 +7,7 @@ import asyncio
 import typer
 from rich.table import Table
 
-from cdt import serving, tokens
+from cdt import outbox_cli, serving, tokens
 from cdt.output import console, fail
 from shared.config import SERVICES, CommonSettings, ConfigError, load_settings
 
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(tokens.app, name="token")
+app.add_typer(outbox_cli.app, name="outbox")
 
 
 @app.command()

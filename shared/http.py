@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from faststream.specification import AsyncAPI, get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.auth import AuthError
+from shared import outbox
+from shared.auth import AuthError, require
 from shared.db import pending_migrations
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,9 @@ class CdtError(Exception):
 def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
     # Never echo the input back: it may hold personal data and it lands in logs.
     errors = [
+        {"field": "body", "message": f"malformed JSON at character {err['loc'][-1]}: "
+         f"{err.get('ctx', {}).get('error', err['msg'])}"}
+        if err.get("type") == "json_invalid" else  # its loc is a position, not a field
         {"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
          "message": err["msg"]}
         for err in exc.errors()
@@ -85,13 +90,56 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": "internal", "message": "internal error; see the logs"},
                             500)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Callable) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > app.state.max_body):
-            return JSONResponse({"error": "body_too_large",
-                                 "message": f"the body exceeds {app.state.max_body} bytes"}, 413)
-        return await call_next(request)
+    app.add_middleware(BodyLimitMiddleware, limit=lambda: app.state.max_body)
+
+
+class BodyLimitMiddleware:
+    """413 for a body over the limit, whether it declares a content-length or comes chunked.
+
+    A chunked body (no content-length) is read up to the limit before the app sees it, so that
+    no route ever buffers more than the limit.
+    """
+
+    def __init__(self, app: Any, *, limit: Callable[[], int]) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit()
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                await self._too_large(limit, scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > limit:
+                await self._too_large(limit, scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Any:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _too_large(limit: int, scope: Any, receive: Any, send: Any) -> None:
+        response = JSONResponse({"error": "body_too_large",
+                                 "message": f"the body exceeds {limit} bytes"}, 413,
+                                headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
 def health_router(asyncapi: AsyncAPI) -> APIRouter:
@@ -140,6 +188,37 @@ def health_router(asyncapi: AsyncAPI) -> APIRouter:
         # try_it_out_path=None: the "try it out" route could publish to the real broker.
         return HTMLResponse(get_asyncapi_html(asyncapi.to_specification(),
                                               try_it_out_path=None))
+
+    return router
+
+
+def admin_router() -> APIRouter:
+    """Operations on the whole service, for an operator token of all wards (*)."""
+    router = APIRouter(prefix="/admin", tags=["admin"])
+
+    @router.post("/outbox/republish", dependencies=[Depends(require("operator", all_wards=True))])
+    async def republish(request: Request, since: datetime = Query(
+            ..., description="Re-publish every event sent at or after this time (RFC 3339)")
+    ) -> dict[str, int]:
+        """Publish again what was sent since a time, after a broker lost data.
+
+        Consumers deduplicate by event id, so what they had applied is not applied twice.
+        """
+        if since.tzinfo is None:
+            raise CdtError("since: give a time zone offset, e.g. 2025-09-08T08:00:00+07:00",
+                           field="since", status=422)
+        runtime = request.app.state.runtime
+        if runtime.ensure_topics is not None:
+            await runtime.ensure_topics()  # a broker that lost its data lost its topics too
+        async with runtime.pool.acquire() as conn:
+            count = await outbox.republish(conn, since)
+        return {"republished": count}
+
+    @router.get("/outbox", dependencies=[Depends(require("viewer", all_wards=True))])
+    async def outbox_state(request: Request) -> dict[str, int]:
+        """How many events wait in the outbox."""
+        async with request.app.state.runtime.pool.acquire() as conn:
+            return {"unsent": await outbox.unsent_count(conn)}
 
     return router
 

@@ -23,7 +23,13 @@ from pydantic import Discriminator, Tag
 from shared import auth, db
 from shared.config import ServiceSettings
 from shared.events import Event, EventCodec, UnknownEvent, dead_letter_topic
-from shared.http import MAX_BODY_BYTES, TimedCache, health_router, install_error_handlers
+from shared.http import (
+    MAX_BODY_BYTES,
+    TimedCache,
+    admin_router,
+    health_router,
+    install_error_handlers,
+)
 from shared.messaging import (
     BatchConsumer,
     CloudEventsCodec,
@@ -94,6 +100,7 @@ class Runtime:
     refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     broker_started: bool = False
+    ensure_topics: Callable[[], Awaitable[None]] | None = None
 
     @property
     def service(self) -> str:
@@ -184,6 +191,7 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings, *,
     app.state.max_body = MAX_BODY_BYTES
     install_error_handlers(app)
     app.include_router(health_router(asyncapi))
+    app.include_router(admin_router())
     for router in spec.routers:
         app.include_router(router)
     return app
@@ -219,6 +227,7 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
                             replication_factor=settings.kafka_replication_factor)
 
     await recreate_topics()
+    runtime.ensure_topics = recreate_topics
     producer = create_producer(settings, service=spec.name)
     await producer.start()
     dead_letters = DeadLetters(producer, consumer=group_id(spec.name))

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import uvicorn
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from shared import outbox
+from shared.auth import require
 from shared.config import ServiceSettings, load_settings
 from shared.events.roster import EVENT_TYPES, ShiftAssigned, ShiftAssignedData
 from shared.http import CdtError
@@ -71,13 +72,16 @@ async def state(request: Request) -> dict:
         }
 
 
-@router.post("/republish")
-async def republish(request: Request, since: str) -> dict:
-    from datetime import datetime
+@router.get("/wards/{ward_id}/produced", dependencies=[Depends(require("viewer"))])
+async def produced(request: Request, ward_id: str) -> dict:
+    async with request.app.state.runtime.pool.acquire() as conn:
+        return {"count": await conn.fetchval(
+            "SELECT count(*) FROM produced WHERE ward_id = $1", ward_id)}
 
-    runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as conn:
-        return {"republished": await outbox.republish(conn, datetime.fromisoformat(since))}
+
+@router.post("/wards/{ward_id}/produced", dependencies=[Depends(require("operator"))])
+async def produce_for_ward(request: Request, ward_id: str) -> dict:
+    return {"ward_id": ward_id, "accepted": True}
 
 
 async def apply(runtime, conn, events) -> None:

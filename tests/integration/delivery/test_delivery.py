@@ -8,105 +8,22 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.auth import create_token
 from shared.db import with_database
 from shared.embedded import EmbeddedKafka, EmbeddedPostgres, _free_port
 from shared.events.roster import ShiftAssigned, ShiftAssignedData
 from shared.messaging import ensure_topics
+from tests.conftest import TOKEN_SECRET
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.integration
-
-
-class Probe:
-    """The probe service (probe_service.py) as a process that tests can kill anywhere."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
-        self.env = {**env, "CDT_PROBE_PORT": str(self.port)}
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
-
-    def start(self, wait: bool = True, **extra_env: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.delivery.probe_service"],
-            env={**self.env, **extra_env}, cwd=ROOT,
-            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
-        if wait:
-            self.wait_ready()
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(self.log.read_text()[-3000:])
-            try:
-                if self.http.get("/readyz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(self.log.read_text()[-3000:])
-
-    def exited(self, timeout: float) -> int | None:
-        assert self.proc is not None
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def state(self) -> dict:
-        return self.http.get("/state").json()
-
-    def emit(self, start: int, count: int, **params: object) -> None:
-        self.http.post("/emit", params={"start": start, "count": count, **params})
-
-    def wait_applied(self, expected: int, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        state = self.state()
-        while time.monotonic() < deadline:
-            state = self.state()
-            if state["applied"] >= expected and state["unsent"] == 0:
-                return state
-            time.sleep(0.25)
-        raise AssertionError(f"applied {state} of {expected} in {timeout}s")
-
-
-@pytest.fixture
-def probe_env(service_env: dict[str, str]) -> dict[str, str]:
-    return {**service_env, "PROBE_TOPIC": f"probe.{uuid.uuid4().hex[:8]}"}
-
-
-@pytest.fixture
-def make_probe(probe_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Probe]]:
-    probes: list[Probe] = []
-
-    def make(**env: str) -> Probe:
-        probe = Probe({**probe_env, **env}, tmp_path / f"probe-{len(probes)}.log")
-        probes.append(probe)
-        return probe
-
-    yield make
-    for probe in probes:
-        probe.stop()
 
 
 def test_an_event_in_a_rolled_back_transaction_is_never_published(make_probe) -> None:
@@ -244,7 +161,7 @@ async def test_a_database_stopped_for_20_seconds_delays_but_loses_nothing(
 
 
 async def test_after_a_broker_lost_its_data_republish_restores_what_was_not_applied(
-        make_probe, probe_env, tmp_path: Path) -> None:
+        make_probe, probe_env, auth_conn, tmp_path: Path) -> None:
     broker = EmbeddedKafka(port=_free_port())
     broker.start()
     try:
@@ -261,7 +178,14 @@ async def test_after_a_broker_lost_its_data_republish_restores_what_was_not_appl
         broker.kill()  # the embedded broker keeps nothing: topics and offsets are gone
         broker.start()
         await asyncio.sleep(1)
-        probe.http.post("/republish", params={"since": since.isoformat()})
+        token = await create_token(auth_conn, TOKEN_SECRET, ward_id="*", role="operator")
+        result = subprocess.run(
+            [sys.executable, "-m", "cdt", "outbox", "republish", "--since", since.isoformat(),
+             "--service", "probe"],
+            env={**probe.env, "CDT_PROBE_URL": f"http://127.0.0.1:{probe.port}",
+                 "CDT_TOKEN": token}, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "1000" in result.stdout
         state = await asyncio.to_thread(probe.wait_applied, 1000, 120)
         assert state["applied"] == 1000
         assert state["applied_twice"] == 0
@@ -273,14 +197,10 @@ async def test_topics_are_created_with_the_configured_partitions(kafka: Embedded
     topic = f"partitions-{uuid.uuid4().hex[:6]}"
     await ensure_topics(kafka.bootstrap, [topic], partitions=5)
     await ensure_topics(kafka.bootstrap, [topic], partitions=5)  # a second call changes nothing
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap)
-    await consumer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+    await admin.start()
     try:
-        assert len(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)) == 5
+        [description] = await admin.describe_topics([topic])
     finally:
-        await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer._client.force_metadata_update()
-    return consumer.partitions_for_topic(topic) or set()
+        await admin.close()
+    assert len(description["partitions"]) == 5
