@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from cdt import outbox_cli, serving, tokens
+from cdt import roster_cli
 from cdt.output import console, fail
 from shared.config import SERVICES, CommonSettings, ConfigError, load_settings
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(tokens.app, name="token")
 app.add_typer(outbox_cli.app, name="outbox")
+app.add_typer(roster_cli.app, name="roster")
 
 
 @app.command()
@@ -38,9 +40,14 @@ def _operator_token(settings: CommonSettings) -> str:
 
 
 def start_system(settings: CommonSettings) -> serving.System:
+    """The whole system, started; on any failure or Ctrl-C what was started is stopped."""
     system = serving.System(settings)
     with console.status("Đang khởi động / starting broker, database and services…"):
-        system.__enter__()
+        try:
+            system.start()
+        except BaseException:
+            system.stop()
+            raise
     return system
 
 
@@ -63,21 +70,24 @@ def up() -> None:
         settings = load_settings(CommonSettings)
     except ConfigError as exc:
         fail(f"configuration: {exc}")
+    system: serving.System | None = None
     try:
         system = start_system(settings)
-    except Exception as exc:  # noqa: BLE001 - one line for the operator, details in the logs
-        fail(f"could not start: {exc}")
-    try:
         settings = load_settings(CommonSettings, database_url=system.infra.database_url)
         _operator_token(settings)
         print_addresses(system)
         console.print(f"Operator token: {settings.state_dir / 'operator.token'}. "
                       "Ctrl-C dừng / stops everything.")
         serving.wait_for_interrupt(system)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, details in the logs
+        fail(f"could not start: {exc}")
     finally:
-        with console.status("stopping…"):
-            system.stop()
-        console.print("stopped")
+        if system is not None:
+            with console.status("stopping…"):
+                system.stop()
+            console.print("stopped")
 
 
 def main() -> None:

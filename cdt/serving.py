@@ -101,6 +101,7 @@ class System:
         infra.write_state(self.infra, self.urls)
 
     def stop(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan children
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -135,13 +136,10 @@ def wait_for_interrupt(system: System) -> None:
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stopping:
-            for name, proc in system.procs.items():
-                if proc.poll() is not None:
-                    console.print(f"[red]the {name} service stopped (exit {proc.returncode});"
-                                  f" see {system.settings.state_dir / 'logs' / name}.log[/]")
-                    return
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    while not stopping:
+        for name, proc in system.procs.items():
+            if proc.poll() is not None:
+                console.print(f"[red]the {name} service stopped (exit {proc.returncode});"
+                              f" see {system.settings.state_dir / 'logs' / name}.log[/]")
+                return
+        time.sleep(0.2)

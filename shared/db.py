@@ -65,7 +65,7 @@ async def ensure_database(url: str) -> None:
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         log.info("created database %s", name)
-    except asyncpg.DuplicateDatabaseError:
+    except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
         pass  # created meanwhile by a sibling process
     finally:
         await admin.close()
