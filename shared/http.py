@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -224,8 +225,10 @@ def admin_router() -> APIRouter:
 
 
 def asyncapi_document(asyncapi: AsyncAPI) -> str:
-    """The AsyncAPI document as committed under docs/asyncapi/."""
-    return asyncapi.to_specification().to_json() + "\n"
+    """The AsyncAPI document as committed under docs/asyncapi/: keys sorted, so that it does
+    not depend on set iteration order (string hashing is randomised per process)."""
+    document = json.loads(asyncapi.to_specification().to_json())
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 class TimedCache:
