@@ -88,6 +88,20 @@ def up() -> None:
             console.print("stopped")
 
 
+@app.command()
+def demo(
+    days: int = typer.Option(None, min=1, help="Play only the first N working days"),
+    speed: float = typer.Option(0.0, min=0.0, help="Simulated days per second (0: as fast as "
+                                "the services go)"),
+    seed: int = typer.Option(2025, help="Seed of the simulation (same seed, same campaign)"),
+    wait: bool = typer.Option(True, help="Keep serving after the report until Ctrl-C"),
+) -> None:
+    """Start everything and play the Bàn Thạch campaign (11 Aug - 31 Dec 2025) through it."""
+    from cdt.demo.command import run_demo
+
+    run_demo(days=days, speed=speed, seed=seed, wait=wait)
+
+
 def main() -> None:
     app()
 

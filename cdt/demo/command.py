@@ -1,0 +1,85 @@
+"""`cdt demo`: the whole system on embedded defaults, playing the Bàn Thạch campaign."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import date
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cdt import serving
+from cdt.demo.driver import CampaignDriver, DemoError, Totals
+from cdt.demo.report import print_campaign_report
+from cdt.output import console, fail
+from services.roster.domain import PlanRules, working_days
+from services.roster.reference import CAMPAIGN_END, CAMPAIGN_START, REFERENCE_WARD
+from shared.config import CommonSettings, ConfigError, load_settings
+
+
+def campaign_end(days: int | None) -> date:
+    """The last day played: the campaign's, or that of its first `days` working days."""
+    if not days:
+        return CAMPAIGN_END
+    open_days = working_days(CAMPAIGN_START, CAMPAIGN_END, PlanRules())
+    return open_days[min(days, len(open_days)) - 1]
+
+
+async def _play(driver: CampaignDriver, total_days: int) -> tuple[Totals, dict]:
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[day]}"), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("Nhập danh sách, lập lịch / roster and plan", total=total_days,
+                                 day="")
+        try:
+            shifts = await driver.prepare()
+            progress.update(task, description="Chiến dịch / campaign")
+
+            def on_day(day: date, done: int) -> None:
+                progress.update(task, completed=done, day=f"{day:%d/%m/%Y}")
+
+            totals = await driver.play(shifts, on_day)
+            progress.update(task, description="Chờ báo cáo / waiting for reporting")
+            report = await driver.wait_for_reporting()
+        finally:
+            await driver.close()
+    return totals, report
+
+
+def run_demo(*, days: int | None, speed: float, seed: int, wait: bool) -> None:
+    # The services decide "now" from the data (the simulated 2025 dates), not the wall clock.
+    os.environ["CDT_CLOCK"] = "watermark"
+    try:
+        settings = load_settings(CommonSettings)
+    except ConfigError as exc:
+        fail(f"configuration: {exc}")
+    from cdt.main import _operator_token, print_addresses, start_system
+
+    system: serving.System | None = None
+    try:
+        system = start_system(settings)
+        assert system.infra is not None
+        settings = load_settings(CommonSettings, database_url=system.infra.database_url)
+        token = _operator_token(settings)
+        end = campaign_end(days)
+        driver = CampaignDriver(urls=system.urls, token=token,
+                                kafka_bootstrap=system.infra.kafka_bootstrap,
+                                ward=REFERENCE_WARD, start=CAMPAIGN_START, end=end, seed=seed,
+                                speed=speed)
+        total_days = len(working_days(CAMPAIGN_START, end, PlanRules()))
+        totals, report = asyncio.run(_play(driver, total_days))
+        print_campaign_report(report, totals)
+        print_addresses(system)
+        if wait:
+            console.print("Ctrl-C dừng / stops everything.")
+            serving.wait_for_interrupt(system)
+    except KeyboardInterrupt:
+        pass
+    except DemoError as exc:
+        fail(f"demo: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one line for the user, details in .cdt/logs
+        fail(f"demo: {type(exc).__name__}: {exc}")
+    finally:
+        if system is not None:
+            with console.status("stopping…"):
+                system.stop()
