@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -95,11 +96,12 @@ def demo(
                                 "the services go)"),
     seed: int = typer.Option(2025, help="Seed of the simulation (same seed, same campaign)"),
     wait: bool = typer.Option(True, help="Keep serving after the report until Ctrl-C"),
+    report_json: Path = typer.Option(None, help="Also write the final report to this JSON file"),
 ) -> None:
     """Start everything and play the Bàn Thạch campaign (11 Aug - 31 Dec 2025) through it."""
     from cdt.demo.command import run_demo
 
-    run_demo(days=days, speed=speed, seed=seed, wait=wait)
+    run_demo(days=days, speed=speed, seed=seed, wait=wait, report_json=report_json)
 
 
 def main() -> None:

@@ -25,15 +25,27 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
+def _outside_pytest_tmp() -> Path:
+    """A directory the embedded PostgreSQL (another user) can reach: pytest's own tree is
+    0700 and a concurrent pytest run resets it."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="cdt-test-"))
+
+
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """CDT_TEST_DATABASE_URL's server when set (CI: 127.0.0.1:5432), else an embedded one."""
+    import shutil
+
     configured = os.environ.get("CDT_TEST_DATABASE_URL")
     if configured:
         yield configured
         return
-    with EmbeddedPostgres(tmp_path_factory.mktemp("pg"), fast=True) as server:
+    directory = _outside_pytest_tmp()
+    with EmbeddedPostgres(directory / "pg", fast=True) as server:
         yield server.url
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +78,17 @@ def database_url(pg_server_url: str) -> Iterator[str]:
 def fresh_database_url(database_url: str) -> str:
     """A database prefix for one test (each service gets {prefix}_{service})."""
     return f"{database_url}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    """A state directory outside pytest's tmp tree: the embedded PostgreSQL runs as another user
+    and must traverse its parents, and a concurrent pytest run resets pytest's tree to 0700."""
+    import shutil
+
+    path = _outside_pytest_tmp()
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 TOKEN_SECRET = "test-secret-" + "x" * 40

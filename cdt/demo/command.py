@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -46,7 +49,8 @@ async def _play(driver: CampaignDriver, total_days: int) -> tuple[Totals, dict]:
     return totals, report
 
 
-def run_demo(*, days: int | None, speed: float, seed: int, wait: bool) -> None:
+def run_demo(*, days: int | None, speed: float, seed: int, wait: bool,
+             report_json: Path | None = None) -> None:
     # The services decide "now" from the data (the simulated 2025 dates), not the wall clock.
     os.environ["CDT_CLOCK"] = "watermark"
     try:
@@ -69,6 +73,9 @@ def run_demo(*, days: int | None, speed: float, seed: int, wait: bool) -> None:
         total_days = len(working_days(CAMPAIGN_START, end, PlanRules()))
         totals, report = asyncio.run(_play(driver, total_days))
         print_campaign_report(report, totals)
+        if report_json is not None:
+            report_json.write_text(json.dumps({"report": report, "totals": asdict(totals)},
+                                              default=str, ensure_ascii=False, indent=2))
         print_addresses(system)
         if wait:
             console.print("Ctrl-C dừng / stops everything.")

@@ -127,8 +127,8 @@ class CampaignDriver:
         return response.status_code == 200
 
     @staticmethod
-    async def _wait(check: Callable, timeout: float, message: str) -> None:
-        deadline = time.monotonic() + timeout
+    async def _wait(check: Callable, limit: float, message: str) -> None:
+        deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if await check():
                 return
@@ -209,7 +209,7 @@ class CampaignDriver:
             await producer.stop()
         return self.totals
 
-    async def wait_for_reporting(self, timeout: float = 180) -> dict:
+    async def wait_for_reporting(self, limit: float = 180) -> dict:
         """The report once reporting has applied everything the demo produced."""
         params = {"from": self.start.isoformat(), "to": self.end.isoformat()}
         report: dict = {}
@@ -223,7 +223,7 @@ class CampaignDriver:
             return (report["online"]["dossiers"] == self.totals.dossiers
                     and report["assists"]["total"] == self.totals.assists)
 
-        await self._wait(caught_up, timeout, "the reporting service did not catch up in time")
+        await self._wait(caught_up, limit, "the reporting service did not catch up in time")
         return report
 
 

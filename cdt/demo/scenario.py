@@ -102,9 +102,9 @@ def _checkins(rng: random.Random, shift: PlannedShift) -> list[CheckIn]:
     result = []
     for member in shift.member_ids:
         roll = rng.random()
-        if roll < 0.03:
+        if roll < 0.02:
             continue  # a no-show
-        if roll < 0.08:
+        if roll < 0.05:
             at = shift.starts_at + timedelta(minutes=rng.randint(16, 50))  # late
         else:
             at = shift.starts_at + timedelta(minutes=rng.randint(-20, 5))

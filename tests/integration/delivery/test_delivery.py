@@ -141,9 +141,9 @@ async def test_bad_messages_go_to_the_dead_letter_topic_and_the_batch_goes_on(
 
 
 async def test_a_database_stopped_for_20_seconds_delays_but_loses_nothing(
-        make_probe, kafka: EmbeddedKafka, probe_env, tmp_path: Path) -> None:
+        make_probe, kafka: EmbeddedKafka, probe_env, state_dir: Path) -> None:
     topic = probe_env["PROBE_TOPIC"]
-    with EmbeddedPostgres(tmp_path / "pg", fast=True) as postgres:
+    with EmbeddedPostgres(state_dir / "pg", fast=True) as postgres:
         probe = make_probe(CDT_DATABASE_URL=with_database(postgres.url, "cdt"))
         probe.start()
         await _produce_raw(kafka.bootstrap, topic, [_event(i) for i in range(100)])

@@ -19,11 +19,11 @@ ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.integration
 
 
-def _env(tmp_path: Path, **extra: str) -> tuple[dict[str, str], dict[str, int]]:
+def _env(state_dir: Path, **extra: str) -> tuple[dict[str, str], dict[str, int]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDT_")}
     ports = {name: _free_port() for name in ("roster", "assist", "reporting")}
     env.update({f"CDT_{name.upper()}_PORT": str(port) for name, port in ports.items()})
-    env.update({"CDT_STATE_DIR": str(tmp_path / "state"), "CDT_KAFKA_SESSION_TIMEOUT_MS": "3000",
+    env.update({"CDT_STATE_DIR": str(state_dir), "CDT_KAFKA_SESSION_TIMEOUT_MS": "3000",
                 "PYTHONPATH": str(ROOT), **extra})
     return env, ports
 
@@ -69,17 +69,17 @@ def _run_up_and_interrupt(env: dict[str, str], ports: dict[str, int]) -> list[st
 
 
 def test_cdt_up_on_embedded_defaults_is_ready_in_30s_and_ctrl_c_stops_everything(
-        tmp_path: Path) -> None:
-    env, ports = _env(tmp_path)
+        state_dir: Path) -> None:
+    env, ports = _env(state_dir)
     children = _run_up_and_interrupt(env, ports)
     assert any("tansu" in c for c in children), children
     assert any("postgres" in c for c in children), children
-    assert not (tmp_path / "state" / "state.json").exists()  # removed on the way out
+    assert not (state_dir / "state.json").exists()  # removed on the way out
 
 
 def test_cdt_up_with_configured_broker_and_database_starts_nothing_embedded(
-        tmp_path: Path, kafka, fresh_database_url: str) -> None:
-    env, ports = _env(tmp_path, CDT_KAFKA_BOOTSTRAP=kafka.bootstrap,
+        state_dir: Path, kafka, fresh_database_url: str) -> None:
+    env, ports = _env(state_dir, CDT_KAFKA_BOOTSTRAP=kafka.bootstrap,
                       CDT_DATABASE_URL=fresh_database_url)
     children = _run_up_and_interrupt(env, ports)
     assert not any("tansu" in c or "postgres" in c for c in children), children
