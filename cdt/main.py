@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from cdt import outbox_cli, serving, tokens
+from cdt import outbox_cli, roster_cli, serving, tokens
 from cdt.output import console, fail
 from shared.config import SERVICES, CommonSettings, ConfigError, load_settings
 
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(tokens.app, name="token")
 app.add_typer(outbox_cli.app, name="outbox")
+app.add_typer(roster_cli.app, name="roster")
 
 
 @app.command()

@@ -62,9 +62,11 @@ def release_member(
     rules: PlanRules = PlanRules(),
     *,
     dates: Collection[date] | None = None,
+    shift_ids: Collection[str] | None = None,
     prior_load: Mapping[str, int] | None = None,
 ) -> Replan:
-    """Take a member off every session starting after `after` (only on `dates` when given).
+    """Take a member off every session starting after `after` (only on `dates`, only the
+    sessions `shift_ids`, when given).
 
     Each session is refilled up to its minimum from the same team's least-loaded free members,
     else from other teams; what cannot be refilled is listed as unstaffable, never raised.
@@ -80,6 +82,8 @@ def release_member(
         if member_id not in members or s.starts_at <= after:
             continue
         if dates is not None and s.date not in dates:
+            continue
+        if shift_ids is not None and s.shift_id not in shift_ids:
             continue
         ledger.unbook(member_id, s)
         kept = [m for m in members if m != member_id]
