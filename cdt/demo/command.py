@@ -15,9 +15,9 @@ from cdt import serving
 from cdt.demo.driver import CampaignDriver, DemoError, Totals
 from cdt.demo.report import print_campaign_report
 from cdt.output import console, fail
+from cdt.system import print_addresses, running_system
 from services.roster.domain import PlanRules, working_days
 from services.roster.reference import CAMPAIGN_END, CAMPAIGN_START, REFERENCE_WARD
-from shared.config import CommonSettings, ConfigError, load_settings
 
 
 def campaign_end(days: int | None) -> date:
@@ -53,40 +53,23 @@ def run_demo(*, days: int | None, speed: float, seed: int, wait: bool,
              report_json: Path | None = None) -> None:
     # The services decide "now" from the data (the simulated 2025 dates), not the wall clock.
     os.environ["CDT_CLOCK"] = "watermark"
-    try:
-        settings = load_settings(CommonSettings)
-    except ConfigError as exc:
-        fail(f"configuration: {exc}")
-    from cdt.main import _operator_token, print_addresses, start_system
-
-    system: serving.System | None = None
-    try:
-        system = start_system(settings)
-        assert system.infra is not None
-        settings = load_settings(CommonSettings, database_url=system.infra.database_url)
-        token = _operator_token(settings)
+    with running_system("demo") as (running, _, token):
+        assert running.infra is not None
         end = campaign_end(days)
-        driver = CampaignDriver(urls=system.urls, token=token,
-                                kafka_bootstrap=system.infra.kafka_bootstrap,
+        driver = CampaignDriver(urls=running.urls, token=token,
+                                kafka_bootstrap=running.infra.kafka_bootstrap,
                                 ward=REFERENCE_WARD, start=CAMPAIGN_START, end=end, seed=seed,
                                 speed=speed)
         total_days = len(working_days(CAMPAIGN_START, end, PlanRules()))
-        totals, report = asyncio.run(_play(driver, total_days))
+        try:
+            totals, report = asyncio.run(_play(driver, total_days))
+        except DemoError as exc:
+            fail(f"demo: {exc}")
         print_campaign_report(report, totals)
         if report_json is not None:
             report_json.write_text(json.dumps({"report": report, "totals": asdict(totals)},
                                               default=str, ensure_ascii=False, indent=2))
-        print_addresses(system)
+        print_addresses(running)
         if wait:
             console.print("Ctrl-C dừng / stops everything.")
-            serving.wait_for_interrupt(system)
-    except KeyboardInterrupt:
-        pass
-    except DemoError as exc:
-        fail(f"demo: {exc}")
-    except Exception as exc:  # noqa: BLE001 - one line for the user, details in .cdt/logs
-        fail(f"demo: {type(exc).__name__}: {exc}")
-    finally:
-        if system is not None:
-            with console.status("stopping…"):
-                system.stop()
+            serving.wait_for_interrupt(running)
