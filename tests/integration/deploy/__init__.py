@@ -1,0 +1,1 @@
+"""Deploy files against real programs: Debian's Prometheus evaluating our rules and dashboard."""
