@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cdt import outbox_cli, roster_cli, serving, system, tokens
+from cdt import outbox_cli, reporting_cli, roster_cli, serving, system, tokens
 from cdt.output import console
 from shared.config import SERVICES
 
@@ -17,6 +17,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(tokens.app, name="token")
+app.add_typer(reporting_cli.app, name="reporting")
+app.command("report")(reporting_cli.report)
 app.add_typer(outbox_cli.app, name="outbox")
 app.add_typer(roster_cli.app, name="roster")
 

@@ -4,14 +4,41 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.reporting import alerts, metrics
+from services.reporting.api import router
 from services.reporting.config import ReportingSettings
+from services.reporting.handlers import apply_assist, apply_roster
+from services.reporting.rebuild import Rebuilder
 from shared.config import load_settings
 from shared.events import assist, reporting, roster
-from shared.service import Consumes, ServiceSpec, create_service_app, utc_now
+from shared.service import Consumes, Runtime, ServiceSpec, create_service_app, utc_now
+
+CONSUMES = (
+    Consumes(roster.TOPIC, roster.EVENT_TYPES, apply_roster),
+    Consumes(assist.TOPIC, assist.EVENT_TYPES, apply_assist),
+)
 
 
-async def _ignore(runtime, conn, events) -> None:  # placeholder until the reporting issue lands
-    return None
+def _rebuilder(runtime: Runtime) -> Rebuilder:
+    if "rebuilder" not in runtime.extras:
+        runtime.extras["rebuilder"] = Rebuilder(
+            runtime, {c.topic: (c.apply, c.event_types) for c in CONSUMES})
+    return runtime.extras["rebuilder"]
+
+
+async def rebuild_job(runtime: Runtime) -> None:
+    """Runs a requested (or interrupted) rebuild of the read models."""
+    await _rebuilder(runtime).run_forever()
+
+
+async def clock_job(runtime: Runtime) -> None:
+    """Sessions past their grace period, understaffed alerts and daily summaries."""
+    await alerts.run_clock_job(runtime)
+
+
+def _install(runtime: Runtime) -> None:
+    metrics.install(runtime)
+    _rebuilder(runtime)
 
 
 SPEC = ServiceSpec(
@@ -22,10 +49,10 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     topic=reporting.TOPIC,
     produces=reporting.EVENT_TYPES,
-    consumes=(
-        Consumes(roster.TOPIC, roster.EVENT_TYPES, _ignore),
-        Consumes(assist.TOPIC, assist.EVENT_TYPES, _ignore),
-    ),
+    consumes=CONSUMES,
+    routers=(router,),
+    background=(clock_job, rebuild_job),
+    metrics=(_install,),
 )
 
 
