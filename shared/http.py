@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from faststream.specification import AsyncAPI, get_asyncapi_html
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import outbox
@@ -98,8 +98,12 @@ class BodyLimitMiddleware:
     """413 for a body over the limit, whether it declares a content-length or comes chunked.
 
     A chunked body (no content-length) is read up to the limit before the app sees it, so that
-    no route ever buffers more than the limit.
+    no route ever buffers more than the limit. A refused body is read and dropped (up to
+    DRAIN_BYTES) before the answer: a client still sending would otherwise see the connection
+    reset instead of the 413.
     """
+
+    DRAIN_BYTES = 64_000_000
 
     def __init__(self, app: Any, *, limit: Callable[[], int]) -> None:
         self.app = app
@@ -113,6 +117,8 @@ class BodyLimitMiddleware:
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None:
             if not length.isdigit() or int(length) > limit:
+                if length.isdigit() and int(length) <= self.DRAIN_BYTES:
+                    await self._drain(receive, int(length))
                 await self._too_large(limit, scope, receive, send)
                 return
             await self.app(scope, receive, send)
@@ -125,6 +131,8 @@ class BodyLimitMiddleware:
                 break
             size += len(message.get("body", b""))
             if size > limit:
+                if message.get("more_body", False):
+                    await self._drain(receive, self.DRAIN_BYTES - size)
                 await self._too_large(limit, scope, receive, send)
                 return
             if not message.get("more_body", False):
@@ -134,6 +142,16 @@ class BodyLimitMiddleware:
             return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _drain(receive: Any, most: int) -> None:
+        while most > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            most -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
     @staticmethod
     async def _too_large(limit: int, scope: Any, receive: Any, send: Any) -> None:
@@ -176,9 +194,7 @@ def health_router(asyncapi: AsyncAPI) -> APIRouter:
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:
         runtime = request.app.state.runtime
-        await runtime.refresh_metrics()
-        return PlainTextResponse(generate_latest(runtime.registry),
-                                 media_type=CONTENT_TYPE_LATEST)
+        return PlainTextResponse(await runtime.metrics_text(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/asyncapi.json")
     async def asyncapi_json() -> Response:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.specification import AsyncAPI
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import Discriminator, Tag
 
 from shared import auth, db
@@ -100,6 +100,7 @@ class Runtime:
     refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     broker_started: bool = False
+    _metrics_task: asyncio.Task | None = None
     ensure_topics: Callable[[], Awaitable[None]] | None = None
 
     @property
@@ -110,13 +111,28 @@ class Runtime:
     def migrations(self) -> list[db.Migration]:
         return self.spec.migrations
 
-    async def refresh_metrics(self) -> None:
-        """Read the database-backed metrics, at most once per cache period."""
-        if self.metrics_cache.fresh():
-            return
-        for refresh in self.refreshers:
-            await refresh()
-        self.metrics_cache.set(True)
+    async def metrics_text(self) -> bytes:
+        """The /metrics text: rendered at most once per cache period, off the event loop.
+
+        Stale-while-revalidate: once a rendering exists, a scrape never waits for the next one
+        (with thousands of wards a rendering takes about a second); it gets the latest text,
+        at most one scrape interval old, while a fresh one is made in the background. Values
+        come from the database, so every replica converges to the same text.
+        """
+        cache = self.metrics_cache
+        if cache.value is None:
+            await self._render_metrics()
+        elif not cache.fresh() and self._metrics_task is None:
+            self._metrics_task = asyncio.create_task(self._render_metrics())
+        return cache.value
+
+    async def _render_metrics(self) -> None:
+        try:
+            for refresh in self.refreshers:
+                await refresh()
+            self.metrics_cache.set(await asyncio.to_thread(generate_latest, self.registry))
+        finally:
+            self._metrics_task = None
 
 
 def event_union(event_types: Sequence[type[Event]]) -> Any:

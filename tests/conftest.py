@@ -62,14 +62,26 @@ def database_url(pg_server_url: str) -> Iterator[str]:
     yield with_database(pg_server_url, prefix)
 
     async def drop() -> None:
-        conn = await asyncpg.connect(with_database(pg_server_url, "postgres"))
+        admin = with_database(pg_server_url, "postgres")
+        conn = await asyncpg.connect(admin)
         try:
-            names = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
-                                     prefix + "%")
-            for row in names:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+            names = [r["datname"] for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE $1", prefix + "%")]
         finally:
             await conn.close()
+        for name in names:
+            # One connection per drop: a forced drop can break the connection that asked for it
+            # when a killed service's backend is still exiting.
+            for _ in range(3):
+                try:
+                    conn = await asyncpg.connect(admin)
+                    try:
+                        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    finally:
+                        await conn.close()
+                    break
+                except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
+                    await asyncio.sleep(0.5)
 
     asyncio.run(drop())
 

@@ -32,7 +32,8 @@ def build_families(snapshot: Snapshot, target_for: Callable[[str], float]) -> li
     duration = HistogramMetricFamily("cdt_assist_duration_seconds", "Time per assist",
                                      labels=["ward"])
     shifts = CounterMetricFamily("cdt_shifts", "Sessions by status", labels=["ward", "status"])
-    hours = CounterMetricFamily("cdt_volunteer_hours", "Checked-in volunteer hours", labels=["ward"])
+    seconds = CounterMetricFamily("cdt_volunteer_seconds", "Checked-in volunteer time",
+                                  labels=["ward"])
     satisfaction = GaugeMetricFamily("cdt_citizen_satisfaction_ratio",
                                      "Share of rated assists rated 4 or 5", labels=["ward"])
     for ward, w in snapshot.wards.items():
@@ -54,10 +55,10 @@ def build_families(snapshot: Snapshot, target_for: Callable[[str], float]) -> li
             duration.add_metric([ward], buckets, w.duration_ms / 1000)
         for status in domain.SHIFT_STATUSES:
             shifts.add_metric([ward, status], w.shifts[status])
-        hours.add_metric([ward], w.volunteer_hours)
+        seconds.add_metric([ward], w.volunteer_hours * 3600)
         if w.satisfaction_ratio is not None:
             satisfaction.add_metric([ward], w.satisfaction_ratio)
-    return [dossiers, online, fully, target, assists, duration, shifts, hours, satisfaction]
+    return [dossiers, online, fully, target, assists, duration, shifts, seconds, satisfaction]
 
 
 class ReportingCollector(Collector):

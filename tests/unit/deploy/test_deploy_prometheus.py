@@ -124,7 +124,7 @@ def test_the_dashboard_shows_what_the_campaign_needs() -> None:
     exprs = " ".join(expr for _, expr in dashboard_queries())
     for metric in ("cdt_online_dossier_ratio", "cdt_online_dossier_target_ratio",
                    "cdt_fully_online_dossier_ratio", "cdt_shifts_total", "cdt_assists_total",
-                   "cdt_volunteer_hours_total", "cdt_events_processed_total",
+                   "cdt_volunteer_seconds_total", "cdt_events_processed_total",
                    "cdt_events_rejected_total", "cdt_event_lag_seconds_bucket", "up{",
                    "faststream_received_messages_total"):
         assert metric in exprs, metric

@@ -83,7 +83,7 @@ async def test_metrics_and_the_campaign_report_equal_the_figures_of_the_events(c
     assert sum(f["dossiers"] for f in report["by_field"]) == ward.dossiers_total
     assert [t["name"] for t in report["teams"] if t["name"]] and "Đoan Trai" in to_csv(report)
     text = await metrics_text(conn, runtime.settings.target_for)
-    assert f'cdt_volunteer_hours_total{{ward="{WARD}"}} {ward.volunteer_hours!r}' in text
+    assert f'cdt_volunteer_seconds_total{{ward="{WARD}"}} {ward.volunteer_hours * 3600!r}' in text
 
 
 def expected_watermark() -> datetime:
