@@ -59,6 +59,12 @@ def print_report(report: dict[str, Any]) -> None:
         t.add_row(row["field"], _num(row["dossiers"]), _num(row["online"]),
                   _pct(row["online_ratio"]), _pct(row["fully_online_ratio"]))
     console.print(t)
+    t = _table("Theo tháng / by month", "tháng / month", "hồ sơ", "trực tuyến", "tỷ lệ",
+               "đạt / meets")
+    for row in report.get("by_month", []):
+        t.add_row(row["month"], _num(row["dossiers"]), _num(row["online"]),
+                  _pct(row["online_ratio"]), "✓" if row["meets_target"] else "✗")
+    console.print(t)
     t = _table("Theo tuần / by ISO week", "tuần / week", "hồ sơ", "trực tuyến", "tỷ lệ",
                "đạt / meets")
     for row in report["by_week"]:

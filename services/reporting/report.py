@@ -80,6 +80,10 @@ async def build_report(conn: asyncpg.Connection, ward_id: str, *, target: float,
         fields[r["field"]].append(r)
         weeks[domain.iso_week(r["day"])].append(r)
     by_field = [{"field": f, **_online(rows)} for f, rows in sorted(fields.items())]
+    months: dict[str, list] = defaultdict(list)
+    for r in dossier_rows:
+        months[r["day"].strftime("%Y-%m")].append(r)
+    by_month = [{"month": m, **_online(rows, target)} for m, rows in sorted(months.items())]
     by_week = []
     for week, rows in sorted(weeks.items()):
         monday, sunday = domain.week_bounds(rows[0]["day"])
@@ -107,6 +111,7 @@ async def build_report(conn: asyncpg.Connection, ward_id: str, *, target: float,
         "by_channel": by_channel,
         "by_field": by_field,
         "by_week": by_week,
+        "by_month": by_month,
         "staffing": staffing,
         "assists": assists,
         "volunteers": {
@@ -191,7 +196,7 @@ def to_csv(report: dict[str, Any]) -> str:
         writer.writerow(["online", "", "", name, _cell(value)])
     for channel, n in report["by_channel"].items():
         writer.writerow(["by_channel", channel, "", "dossiers", n])
-    for section, key in (("by_field", "field"), ("by_week", "week")):
+    for section, key in (("by_field", "field"), ("by_month", "month"), ("by_week", "week")):
         for row in report[section]:
             for name, value in row.items():
                 if name != key:

@@ -80,6 +80,8 @@ async def test_metrics_and_the_campaign_report_equal_the_figures_of_the_events(c
         assert members[member_id]["sessions"] == expected["member_sessions"][member_id]
     assert sum(t["hours"] for t in report["teams"]) == pytest.approx(ward.volunteer_hours)
     assert sum(w["dossiers"] for w in report["by_week"]) == ward.dossiers_total
+    assert sum(m["dossiers"] for m in report["by_month"]) == ward.dossiers_total
+    assert sum(m["online"] for m in report["by_month"]) == report["online"]["online"]
     assert sum(f["dossiers"] for f in report["by_field"]) == ward.dossiers_total
     assert [t["name"] for t in report["teams"] if t["name"]] and "Đoan Trai" in to_csv(report)
     text = await metrics_text(conn, runtime.settings.target_for)
