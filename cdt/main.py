@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cdt import outbox_cli, reporting_cli, roster_cli, serving, system, tokens
+from cdt import assist_cli, outbox_cli, reporting_cli, roster_cli, serving, system, tokens
 from cdt.output import console
 from shared.config import SERVICES
 
@@ -21,6 +21,7 @@ app.add_typer(reporting_cli.app, name="reporting")
 app.command("report")(reporting_cli.report)
 app.add_typer(outbox_cli.app, name="outbox")
 app.add_typer(roster_cli.app, name="roster")
+app.add_typer(assist_cli.app, name="assist")
 
 
 @app.command()

@@ -4,15 +4,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.assist import api, handlers, jobs
 from services.assist.config import AssistSettings
 from shared.config import load_settings
 from shared.events import assist, intake, roster
 from shared.service import Consumes, ServiceSpec, create_service_app, utc_now
-
-
-async def _ignore(runtime, conn, events) -> None:  # placeholder until the assist issue lands
-    return None
-
 
 SPEC = ServiceSpec(
     name="assist",
@@ -23,9 +19,11 @@ SPEC = ServiceSpec(
     topic=assist.TOPIC,
     produces=assist.EVENT_TYPES,
     consumes=(
-        Consumes(roster.TOPIC, roster.EVENT_TYPES, _ignore),
-        Consumes(intake.TOPIC, intake.EVENT_TYPES, _ignore),
+        Consumes(roster.TOPIC, roster.EVENT_TYPES, handlers.apply_roster),
+        Consumes(intake.TOPIC, intake.EVENT_TYPES, handlers.apply_intake),
     ),
+    routers=(api.router,),
+    background=(jobs.close_checkouts_periodically,),
 )
 
 
