@@ -74,7 +74,7 @@ class CommonSettings(BaseSettings):
         default=168, ge=0, description="How long sent outbox rows are kept for `cdt outbox "
         "republish`")
     kafka_session_timeout_ms: int = Field(
-        default=10_000, ge=1000, le=300_000,
+        default=6_000, ge=1000, le=300_000,
         description="Consumer group session timeout; joining a group takes about half of it")
     clock: Literal["wall", "watermark"] = Field(
         default="wall",

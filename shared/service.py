@@ -163,7 +163,9 @@ def _subscribe(broker: KafkaBroker, runtime: Runtime, consumes: Consumes, batch_
     handler.__doc__ = f"Applies the events of {consumes.topic} in batches, each at most once."
     broker.subscriber(
         consumes.topic,
-        group_id=group_id(runtime.service),
+        # One group per consumed topic: a rebalance on one topic never stalls another, and the
+        # embedded broker stalls joins of groups whose members subscribe to different topics.
+        group_id=f"{group_id(runtime.service)}.{family}",
         batch=True,
         max_records=batch_size,
         batch_timeout_ms=100,
