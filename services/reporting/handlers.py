@@ -84,6 +84,7 @@ async def apply_assist(runtime: Any, conn: asyncpg.Connection, events: list[Even
     """Check-ins, assists and dossiers; the data watermark; then the touched sessions."""
     dossiers: dict = {}
     assists: dict = {}
+    links: set[tuple[str, str]] = set()
     checkins: dict = {}
     marks: dict[str, datetime] = {}
     days: dict[str, list[date]] = {}
@@ -109,6 +110,8 @@ async def apply_assist(runtime: Any, conn: asyncpg.Connection, events: list[Even
                     domain.not_online_reason(d.outcome, d.reason), domain.duration_bucket(seconds)))
                 days.setdefault(d.ward_id, []).append(day)
                 _later(marks, d.ward_id, d.ended_at)
+                if d.dossier_id:
+                    links.add((d.ward_id, d.dossier_id))
             case a.DossierReceived():
                 day = domain.local_day(d.received_at)
                 dossiers.setdefault((d.ward_id, d.dossier_id), (
@@ -120,6 +123,7 @@ async def apply_assist(runtime: Any, conn: asyncpg.Connection, events: list[Even
     await _touch_days(conn, days, marks)
     await store.execute_rows(conn, store.INSERT_DOSSIERS,
                              [(*k, *row) for k, row in sorted(dossiers.items())], 8)
+    await store.execute_rows(conn, store.LINK_DOSSIERS, sorted(links), 2)
     await store.execute_rows(conn, store.INSERT_ASSISTS,
                              [(*k, *row) for k, row in sorted(assists.items())], 11)
     await store.execute_rows(conn, store.UPSERT_CHECKINS,

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 _REBUILD_LOCK = 0x0CD7_0103
 READ_MODELS = (
     "rp_teams", "rp_members", "rp_shifts", "rp_assignments", "rp_checkins", "rp_member_sessions",
-    "rp_dossiers", "rp_assists", "rp_dossier_days", "rp_dossier_totals", "rp_assist_days",
+    "rp_dossiers", "rp_dossier_links", "rp_assists", "rp_dossier_days", "rp_dossier_totals", "rp_assist_days",
     "rp_assist_totals", "rp_assist_reasons", "rp_assist_durations", "rp_ward_shift_totals",
     "rp_wards", "rp_ward_days",
 )

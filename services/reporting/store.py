@@ -70,8 +70,12 @@ INSERT_DOSSIERS = """
 WITH ins AS (
     INSERT INTO rp_dossiers (ward_id, dossier_id, day, channel, field, eligible, fully_online,
                              assisted)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bool[],
-                         $7::bool[], $8::bool[])
+    SELECT t.ward_id, t.dossier_id, t.day, t.channel, t.field, t.eligible, t.fully_online,
+           t.assisted OR EXISTS (SELECT 1 FROM rp_dossier_links l
+                                 WHERE l.ward_id = t.ward_id AND l.dossier_id = t.dossier_id)
+    FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bool[],
+                $7::bool[], $8::bool[])
+        AS t(ward_id, dossier_id, day, channel, field, eligible, fully_online, assisted)
     ON CONFLICT DO NOTHING
     RETURNING *
 ), days AS (
@@ -91,6 +95,29 @@ FROM ins GROUP BY ward_id, channel, field
 ON CONFLICT (ward_id, channel, field) DO UPDATE SET
     dossiers = d.dossiers + EXCLUDED.dossiers, eligible = d.eligible + EXCLUDED.eligible,
     fully_online = d.fully_online + EXCLUDED.fully_online, assisted = d.assisted + EXCLUDED.assisted
+"""
+# An assist naming a dossier already counted as not assisted moves it to assisted, once.
+LINK_DOSSIERS = """
+WITH links AS (
+    INSERT INTO rp_dossier_links (ward_id, dossier_id)
+    SELECT * FROM unnest($1::text[], $2::text[])
+    ON CONFLICT DO NOTHING
+    RETURNING ward_id, dossier_id
+), changed AS (
+    UPDATE rp_dossiers d SET assisted = true FROM links l
+    WHERE d.ward_id = l.ward_id AND d.dossier_id = l.dossier_id AND NOT d.assisted
+    RETURNING d.ward_id, d.day, d.channel, d.field
+), days AS (
+    UPDATE rp_dossier_days d SET assisted = d.assisted + c.n
+    FROM (SELECT ward_id, day, channel, field, count(*) AS n FROM changed
+          GROUP BY ward_id, day, channel, field) c
+    WHERE d.ward_id = c.ward_id AND d.day = c.day AND d.channel = c.channel
+      AND d.field = c.field
+)
+UPDATE rp_dossier_totals d SET assisted = d.assisted + c.n
+FROM (SELECT ward_id, channel, field, count(*) AS n FROM changed
+      GROUP BY ward_id, channel, field) c
+WHERE d.ward_id = c.ward_id AND d.channel = c.channel AND d.field = c.field
 """
 INSERT_ASSISTS = """
 WITH input AS (
