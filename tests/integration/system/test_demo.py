@@ -1,4 +1,5 @@
-"""`cdt demo --days 5` on embedded defaults: under 2 minutes, and its report is the system's."""
+"""`cdt demo --days 5` on embedded defaults: under 2 minutes, its report is the system's, and
+every PromQL expression of the rules and the dashboard evaluates on a Prometheus scraping it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import psutil
 import pytest
 
 from shared.embedded import _free_port
+from tests.integration.deploy.promql_live import evaluate_every_expression
 
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.integration
@@ -78,6 +80,12 @@ def test_a_five_day_demo_reports_what_cdt_report_and_metrics_say(tmp_path: Path,
         assert _metric(metrics, "cdt_assists_total", "ban-thach") == shown["assists"]["total"]
         ratio = re.search(r'cdt_online_dossier_ratio\{ward="ban-thach"\} (\S+)', metrics)
         assert ratio and float(ratio.group(1)) == pytest.approx(shown["online"]["online_ratio"])
+
+        # Every alert, recording rule and dashboard expression evaluates on a real Prometheus
+        # that scraped this demo run, and the ward's ratio is there.
+        results = evaluate_every_expression(f"127.0.0.1:{ports['reporting']}", tmp_path)
+        assert any(series for expr, series in results.items()
+                   if "cdt_online_dossier_ratio" in expr), "no online ratio for the ward"
         tree = psutil.Process(demo.pid).children(recursive=True)
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=60) == 0
