@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.assist import api, handlers, jobs
+from services.assist import api, handlers, jobs, pages
 from services.assist.config import AssistSettings
 from shared.config import load_settings
 from shared.events import assist, intake, roster
@@ -22,7 +22,7 @@ SPEC = ServiceSpec(
         Consumes(roster.TOPIC, roster.EVENT_TYPES, handlers.apply_roster),
         Consumes(intake.TOPIC, intake.EVENT_TYPES, handlers.apply_intake),
     ),
-    routers=(api.router,),
+    routers=(api.router, pages.router),
     background=(jobs.close_checkouts_periodically,),
 )
 

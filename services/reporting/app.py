@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.reporting import alerts, metrics
+from services.reporting import alerts, metrics, pages
 from services.reporting.api import router
 from services.reporting.config import ReportingSettings
 from services.reporting.handlers import apply_assist, apply_roster
@@ -50,7 +50,7 @@ SPEC = ServiceSpec(
     topic=reporting.TOPIC,
     produces=reporting.EVENT_TYPES,
     consumes=CONSUMES,
-    routers=(router,),
+    routers=(router, pages.router),
     background=(clock_job, rebuild_job),
     metrics=(_install,),
 )

@@ -37,11 +37,10 @@ TOP_REASONS = 5
 KIT = PageKit(environment(Path(__file__).parent / "web"), TEXTS)
 KIT.env.globals.update(bar=charts.bar, swatch=charts.swatch, largest=view.largest,
                        week_days=view.week_days, week_label=view.week_label, period_of=calendar.period_of)
-router = APIRouter(include_in_schema=False)
+router = APIRouter()  # the page routes stay out of the OpenAPI document, the JSON one in it
 router.include_router(signin_router(KIT, entry=ENTRY, page_path=PAGE, cookie_path=COOKIE_PATH,
                                     role="viewer"))
 router.include_router(static_router(["cdt-web.css", "cdt-print.js"]))
-api = APIRouter(tags=["reporting"])
 
 
 def parse_period(raw_from: str | None, raw_to: str | None
@@ -82,7 +81,7 @@ async def _viewer(request: Request, ward_id: str) -> Principal:
     return principal
 
 
-@router.get(PAGE)
+@router.get(PAGE, include_in_schema=False)
 async def report_page(request: Request, ward_id: str) -> Response:
     try:
         await _viewer(request, ward_id)
@@ -111,7 +110,7 @@ async def report_page(request: Request, ward_id: str) -> Response:
         printed_at=datetime.now(calendar.WARD_TZ).strftime("%Y-%m-%d %H:%M"))
 
 
-@router.get("/wards/{ward_id}/report/tables/{table}.csv")
+@router.get("/wards/{ward_id}/report/tables/{table}.csv", include_in_schema=False)
 async def table_csv(request: Request, ward_id: str, table: str) -> Response:
     """One table of the page as CSV (UTF-8 with a BOM), for the same period."""
     try:
@@ -136,7 +135,7 @@ async def table_csv(request: Request, ward_id: str, table: str) -> Response:
                              "Cache-Control": "no-store"})
 
 
-@api.get("/wards/{ward_id}/report/sessions",
+@router.get("/wards/{ward_id}/report/sessions", tags=["reporting"],
          summary="Each session of a period with its staffing status (the calendar's data)")
 async def report_sessions(
     request: Request, ward_id: str,
@@ -157,5 +156,3 @@ async def report_sessions(
     return {"ward_id": ward_id, "period": {"from": start.isoformat(), "to": end.isoformat()},
             "sessions": found}
 
-
-router.include_router(api)

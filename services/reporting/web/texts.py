@@ -31,6 +31,8 @@ TEXTS = VOCAB | Texts({
     "fig.of_decided": ("trên {n} ca đã qua hạn", "of {n} decided"),
     "no_data": ("Chưa có dữ liệu trong kỳ này.", "No data in this period."),
     "csv": ("Tải CSV", "Download CSV"),
+    "region.table": ("Bảng: {name}", "Table: {name}"),
+    "region.chart": ("Biểu đồ: {name}", "Chart: {name}"),
     "csv.of": ("bảng {name}", "table {name}"),
     "csv.sessions": ("Tải CSV từng ca", "Download each session (CSV)"),
     "csv.summary": ("Tải CSV tổng hợp", "Download the summary (CSV)"),

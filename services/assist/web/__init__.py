@@ -1,0 +1,1 @@
+"""The desk page's templates, words and pure view building."""

@@ -1,0 +1,1 @@
+"""Pieces the services' HTML pages share: i18n, page access, sign-in, SVG charts, CSS."""
