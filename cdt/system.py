@@ -32,7 +32,7 @@ def print_addresses(system: serving.System) -> None:
     for name, url in system.urls.items():
         table.add_row(name, f"{url}  (API {url}/docs, events {url}/asyncapi)")
     table.add_row("báo cáo / report page", f"{system.urls['reporting']}/report "
-                  "(token: .cdt/operator.token)")
+                  f"(token: {system.settings.state_dir / 'operator.token'})")
     table.add_row("bàn hỗ trợ / desk page", f"{system.urls['assist']}/desk")
     table.add_row("metrics", f"{system.urls['reporting']}/metrics")
     for line in system.infra.embedded if system.infra else []:
