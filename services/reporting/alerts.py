@@ -63,8 +63,11 @@ def summary_data(row: Any) -> reporting.WardDailySummaryData:
 
 
 async def summarize_ended_days(runtime: Any, pool: asyncpg.Pool, limit: int = 500) -> int:
-    """Emit ward.daily_summary for the days that ended; recorded with the outbox row, once."""
+    """Emit ward.daily_summary for the days that ended; recorded with the outbox row, once.
+    Nothing while a rebuild runs: its figures would be those of half-filled read models."""
     async with pool.acquire() as conn, conn.transaction():
+        if not await sessions.alerts_open(conn):
+            return 0  # summarised when the read models are whole again
         if runtime.settings.clock == "watermark":
             rows = await conn.fetch(ENDED_DAYS_WATERMARK, limit)
         else:
@@ -92,9 +95,6 @@ async def tick(runtime: Any, pool: asyncpg.Pool) -> None:
     """One pass of the clock job."""
     while await sessions.recompute_due(runtime, pool) >= 500:
         pass
-    async with pool.acquire() as conn:
-        if await sessions.rebuilding(conn):
-            return  # the read models are partial: summarise when they are whole again
     while await summarize_ended_days(runtime, pool) >= 500:
         pass
 

@@ -7,7 +7,9 @@ never double-count. Every event applied before the truncation has an offset belo
 watermark seen after it, which the rebuild reads up to. The state (targets, positions) lives in
 rp_rebuild, so a rebuild survives a restart and resumes where it stopped; one replica at a time
 runs it (advisory lock). Alerts stay quiet while it runs, and emitted ones are never re-emitted
-(rp_alerts is kept).
+(rp_alerts is kept): the start takes sessions.ALERTS_GATE, so no alert transaction can read the
+models it empties; it ends only once every partition of every consumed topic is read to its target,
+and sweeps the sessions still understaffed in the transaction that marks it done.
 """
 
 from __future__ import annotations
@@ -57,14 +59,25 @@ class SupersededError(Exception):
     """A newer rebuild was requested: this one stops and its last batch is rolled back."""
 
 
+class TopicUnknownError(Exception):
+    """A consumed topic has no partitions in the reader's metadata yet: tried again later, never
+    read without it (a replay of one topic alone would make the sessions look understaffed)."""
+
+
 Apply = Callable[[Any, asyncpg.Connection, list[Event]], Awaitable[None]]
 
 
 async def start(conn: asyncpg.Connection) -> int:
-    """Empty the read models and the inbox, and record a rebuild to run; returns its generation."""
+    """Empty the read models and the inbox, and record a rebuild to run; returns its generation.
+
+    The alerts gate first (the transactions that decide alerts take it before they read, so they
+    either end before the truncation or see 'running'), then the inbox (every consumer batch
+    claims it before touching the read models, so the truncation never waits in a lock cycle).
+    """
     async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", sessions.ALERTS_GATE)
         generation = await conn.fetchval(START)
-        await conn.execute(f"TRUNCATE {', '.join(READ_MODELS)}, inbox")
+        await conn.execute(f"TRUNCATE inbox, {', '.join(READ_MODELS)}")
     return int(generation)
 
 
@@ -129,8 +142,11 @@ class Rebuilder:
         await consumer.start()
         try:
             await consumer.topics()
+            unknown = [t for t in self.applies if not consumer.partitions_for_topic(t)]
+            if unknown:
+                raise TopicUnknownError(f"no partitions known for {', '.join(unknown)} yet")
             tps = [TopicPartition(t, p) for t in self.applies
-                   for p in sorted(consumer.partitions_for_topic(t) or ())]
+                   for p in sorted(consumer.partitions_for_topic(t))]
             consumer.assign(tps)
             if not starts:
                 first = await consumer.beginning_offsets(tps)

@@ -39,8 +39,21 @@ async def now_by_ward(runtime: Any, conn: asyncpg.Connection,
     return dict.fromkeys(wards, now)
 
 
+# Taken exclusively by a rebuild's start (rebuild.start) before it empties the read models, and
+# shared by every transaction that decides alerts from the read models as a whole (alerts_open).
+ALERTS_GATE = 0x0CD7_0104
+
+
 async def rebuilding(conn: asyncpg.Connection) -> bool:
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM rp_rebuild WHERE state = 'running')"))
+
+
+async def alerts_open(conn: asyncpg.Connection) -> bool:
+    """Whether this transaction may decide alerts from the read models: no rebuild is running,
+    and none can start (empty them) until it ends. Its first statement, before any read: a
+    rebuild's start in progress is waited for, and then seen."""
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", ALERTS_GATE)
+    return not await rebuilding(conn)
 
 
 async def recompute(runtime: Any, conn: asyncpg.Connection,
@@ -86,6 +99,10 @@ async def recompute(runtime: Any, conn: asyncpg.Connection,
     changed = [(w, d["scheduled"], d["staffed"], d["understaffed"], d["cancelled"], d["seconds"])
                for w, d in sorted(deltas.items()) if any(d.values())]
     await store.execute_rows(conn, store.ADD_WARD_SHIFT_TOTALS, changed, 6)
+    # Atomic with the facts read above: a rebuild's start truncates the tables this transaction
+    # holds locks on, so it commits before the reads (and 'running' is seen here) or after this
+    # transaction; and the rebuild ends only after applying every fact of these sessions, whose
+    # advisory locks this transaction holds. Held back ones are swept at the rebuild's end.
     if newly_understaffed and not await rebuilding(conn):
         await emit_understaffed(runtime, conn, newly_understaffed)
 
@@ -122,7 +139,8 @@ async def recompute_due(runtime: Any, pool: asyncpg.Pool, limit: int = 500) -> i
 
 
 async def sweep_understaffed(runtime: Any, conn: asyncpg.Connection) -> None:
-    """After a rebuild: alert the understaffed sessions never alerted (recorded ones stay quiet)."""
+    """After a rebuild, in the transaction that marks it done, once every consumed topic has been
+    read to its end: alert the understaffed sessions never alerted (recorded ones stay quiet)."""
     rows = await conn.fetch(
         "SELECT s.*, w.watermark FROM rp_shifts s LEFT JOIN rp_wards w USING (ward_id) "
         "WHERE s.status = 'understaffed' AND NOT EXISTS (SELECT 1 FROM rp_alerts a WHERE "
