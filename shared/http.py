@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -83,6 +84,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": "http_error", "message": str(exc.detail)}, exc.status_code)
+
+    async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+        # Valid JSON can carry a NUL character (\u0000), which no PostgreSQL text or jsonb
+        # value holds: the caller's input, answered 422 rather than 500.
+        return JSONResponse({"error": "invalid_text", "message": "the request holds text that "
+                             "cannot be stored (a NUL character)"}, 422)
+
+    for unstorable in (asyncpg.exceptions.UntranslatableCharacterError,
+                       asyncpg.exceptions.CharacterNotInRepertoireError):
+        app.add_exception_handler(unstorable, _unstorable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -24,7 +24,7 @@ async def claim(conn: asyncpg.Connection, events: Sequence[Event]) -> list[Event
     if not events:
         return []
     rows = await conn.fetch(CLAIM, [e.source for e in events], [e.id for e in events])
-    fresh = {(r["source"], r["id"]) for r in rows}
+    fresh = {(source, id_) for source, id_ in rows}
     claimed = []
     for event in events:
         key = (event.source, event.id)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -98,6 +100,11 @@ class CloudEventsCodec:
             except RejectedMessageError as exc:
                 rejections.append((record, exc))
                 continue
+            except Exception as exc:  # noqa: BLE001 - a record we cannot read is that record's
+                # fault: an error escaping the decoder would drop the whole batch unapplied.
+                rejections.append((record, RejectedMessageError(
+                    "invalid", f"unreadable record ({type(exc).__name__})")))
+                continue
             origin[id(event)] = record
             events.append(event)
         msg.rejections = rejections  # type: ignore[attr-defined]
@@ -117,6 +124,30 @@ class CloudEventsCodec:
 
     async def encode_batch(self, msgs: Sequence[Any], serializer: Any = None) -> list[Any]:
         return [await self.encode(m) for m in msgs]
+
+
+def _utf8_headers_only(record: ConsumerRecord) -> ConsumerRecord:
+    headers = []
+    for name, value in record.headers:
+        try:
+            (value or b"").decode()
+        except UnicodeDecodeError:
+            continue
+        headers.append((name, value))
+    return dataclasses.replace(record, headers=headers) if len(headers) < len(
+        record.headers) else record
+
+
+async def parse_batch_tolerantly(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """FastStream decodes every header of a batch as UTF-8 before any codec runs, and one header
+    that is not fails the whole batch, which is then neither applied nor dead-lettered (and a
+    later commit skips it). It gets the records without such headers; the codec still reads
+    them as they came, and dead-letters a record whose CloudEvents headers are not UTF-8."""
+    if not isinstance(records, tuple):
+        return await original(records)
+    message = await original(tuple(_utf8_headers_only(r) for r in records))
+    message.raw_message = records
+    return message
 
 
 class DeadLetters:
@@ -205,6 +236,13 @@ class BatchConsumer:
         await message.ack()
 
     async def _apply_once(self, events: list[Event], rejected_reasons: list[str]) -> None:
+        # In a context of its own: asyncpg arms 300 s timers (idle pool connections, cached
+        # statements) that keep the context they were armed in, and FastStream's context holds
+        # the whole batch, so every batch would otherwise stay in memory for minutes.
+        await asyncio.create_task(self._transaction(events, rejected_reasons),
+                                  context=contextvars.Context())
+
+    async def _transaction(self, events: list[Event], rejected_reasons: list[str]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             fresh = await inbox.claim(conn, events)
             if fresh:

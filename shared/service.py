@@ -38,6 +38,7 @@ from shared.messaging import (
     create_producer,
     ensure_topics,
     group_id,
+    parse_batch_tolerantly,
 )
 from shared.metrics import DeliveryCollector, read_delivery_stats
 from shared.outbox import OutboxRelay
@@ -174,6 +175,7 @@ def _subscribe(broker: KafkaBroker, runtime: Runtime, consumes: Consumes, batch_
         heartbeat_interval_ms=max(runtime.settings.kafka_session_timeout_ms // 10, 100),
         ack_policy=AckPolicy.MANUAL,
         codec=CloudEventsCodec(EventCodec(consumes.event_types)),
+        parser=parse_batch_tolerantly,
         title=f"{consumes.topic}:on_{family}_event",
     )(handler)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ async def count_events(conn: asyncpg.Connection, applied: Sequence[Event],
         for event in applied:
             lag = max((now - event.time).total_seconds(), 0.0)
             total += lag
-            buckets[next(i for i, le in enumerate(LAG_BUCKETS) if lag <= le)] += 1
+            buckets[bisect_left(LAG_BUCKETS, lag)] += 1  # the first bucket with lag <= le
         sums = [0.0] * len(LAG_BUCKETS)
         sums[-1] = total
         await conn.execute(UPSERT_LAG, list(LAG_BUCKETS), buckets, sums)

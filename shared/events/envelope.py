@@ -121,6 +121,21 @@ def encode_headers(event: Event) -> list[tuple[str, bytes]]:
     return headers
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    """Text that no database column can hold: a NUL character, or a lone surrogate (JSON
+    escapes can write both; pairs are joined into one character by the parser)."""
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
 def envelope_from_kafka(headers: Iterable[tuple[str, bytes]], value: bytes | None) -> dict:
     """Assemble the structured envelope from headers and value, or raise RejectedMessageError."""
     envelope: dict[str, Any] = {}
@@ -139,8 +154,14 @@ def envelope_from_kafka(headers: Iterable[tuple[str, bytes]], value: bytes | Non
         envelope["data"] = json.loads(value or b"")
     except (UnicodeDecodeError, ValueError):
         raise RejectedMessageError("not_json", "the value is not JSON") from None
+    except RecursionError:  # valid JSON nested thousands deep: unreadable, never retried
+        raise RejectedMessageError("invalid", "the value is nested too deeply") from None
     if not isinstance(envelope["data"], dict):
         raise RejectedMessageError("invalid", "data: must be a JSON object")
+    if b"\\u" in (value or b"") and _unstorable(envelope["data"]):
+        # PostgreSQL refuses it at every retry: the batch would be redelivered for ever.
+        raise RejectedMessageError("invalid", "data: text with a NUL character or an unpaired "
+                                   "surrogate")
     envelope.setdefault("specversion", SPECVERSION)
     envelope.setdefault("wardid", envelope["data"].get("ward_id"))
     return envelope
