@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -17,7 +16,7 @@ from typing import Any
 
 import asyncpg
 import psutil
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared import auth, db
@@ -129,31 +128,6 @@ async def fill(bootstrap: str, records: Iterable[Record], *, topics: Sequence[st
     finally:
         await producer.stop()
     return counts
-
-
-async def high_watermarks(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
-    """Each partition's high watermark as a fetch reports it (end_offsets() under-reports on the
-    embedded broker: it answers with the start of the last record batch)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(t, p) for t in topics
-               for p in sorted(consumer.partitions_for_topic(t) or [])]
-        if not tps:
-            await consumer.topics()
-            tps = [TopicPartition(t, p) for t in topics
-                   for p in sorted(consumer.partitions_for_topic(t) or [])]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        for tp in tps:  # seek near the end and fetch once: the fetch carries the high watermark
-            consumer.seek(tp, max(ends[tp] - 1, 0))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(consumer.highwater(tp) is None for tp in tps):
-            await consumer.getmany(timeout_ms=200)
-        return {tp: consumer.highwater(tp) or ends[tp] for tp in tps}
-    finally:
-        await consumer.stop()
 
 
 async def _reset_group(bootstrap: str, group: str, topics: Sequence[str]) -> None:
@@ -384,8 +358,3 @@ async def postgres_settings(url: str) -> str:
         names = ("server_version", "fsync", "synchronous_commit", "shared_buffers")
         values = [str(await conn.fetchval(f"SHOW {n}")) for n in names]
     return ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True))
-
-
-def run_json(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)

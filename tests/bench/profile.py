@@ -199,6 +199,7 @@ def main() -> None:
     directory = Path(tempfile.mkdtemp(prefix="cdt-profile-"))
     server = os.environ.get("CDT_TEST_DATABASE_URL")
     pg = None if server else EmbeddedPostgres(directory / "pg", fast=True)
+    infra = None
     try:
         if pg:
             pg.start()
@@ -214,7 +215,22 @@ def main() -> None:
     finally:
         if pg:
             pg.stop()
+        elif server and infra is not None:
+            asyncio.run(_drop(server, infra.database_url))
         shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _drop(server: str, prefix: str) -> None:
+    """The databases made on a configured server (an embedded one is simply stopped)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(db.with_database(server, "postgres"))
+    try:
+        for row in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1",
+                                    db.database_name(prefix) + "%"):
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def _n(value: Any, digits: int = 0) -> str:
 
 
 def _pct(value: Any) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
+    return "n/a" if value is None or math.isnan(value) else f"{value:.1%}"
 
 
 def _s(value: Any, digits: int = 2) -> str:
@@ -109,15 +109,25 @@ def summary_rows(r: dict) -> list[list[str]]:
     else:
         rows.append(["5. /metrics and report", "", "", "", "< 500 ms / < 100 ms", _met(None)])
     memory = r.get("memory") or {}
-    services = [(phase, name, m) for phase, procs in memory.items() for name, m in procs.items()
-                if not name.startswith("raw")]
-    if services:
-        peak = max(m["peak_mb"] for _, _, m in services)
-        growth = max(m["growth_mb"] for _, _, m in services)
-        rows.append(["6. peak RSS of any service", f"{_n(peak)} MB", "", "", "< 200 MB",
-                     _met(peak < RSS_LIMIT_MB)])
-        rows.append(["6. RSS growth, half-way to end of a run", f"{growth:+.1f} MB", "", "",
-                     "flat", _met(growth <= FLAT_MB)])
+    during = [(phase, name, m) for phase, procs in memory.items() for name, m in procs.items()
+              if not name.startswith("raw") and "3,321" not in phase]
+    if during:
+        peaks: dict[str, float] = {}
+        for _, name, m in during:
+            service = name.split("-")[0]
+            peaks[service] = max(peaks.get(service, 0.0), m["peak_mb"])
+        worst = max(peaks.values())
+        rows.append(["6. peak RSS during benchmarks 1-4",
+                     ", ".join(f"{s} {mb:.0f} MB" for s, mb in sorted(peaks.items())), "", "",
+                     "< 200 MB each", _met(worst < RSS_LIMIT_MB)])
+        growth = max(m["growth_mb"] for _, _, m in during)
+        rows.append(["6. RSS growth from half-way to the end of each run", f"{growth:+.1f} MB at most",
+                     "", "", "flat", _met(growth <= FLAT_MB)])
+    country = [m for phase, procs in memory.items() if "3,321" in phase for m in procs.values()]
+    if country:
+        rows.append(["6. (reporting holding 3,321 wards, benchmark 5)",
+                     f"{max(m['peak_mb'] for m in country):.0f} MB", "", "", "< 200 MB",
+                     _met(max(m["peak_mb"] for m in country) < RSS_LIMIT_MB)])
     return rows
 
 
@@ -422,9 +432,16 @@ the bound on how fast a service can republish.
   reporting, similar for assist (its own facts, inbox and 7 days of outbox). The inbox only has
   to outlive the topics' retention (a redelivery can only come from the topic), so pruning it
   after the retention halves that.
+- **Durability costs little here.** The benchmark's PostgreSQL ran with `fsync` off; with
+  durable commits each batch waits for one WAL flush (about 1-2 ms on NVMe, more with a
+  synchronous standby) per 1,000 events, a few percent at the measured rates. The relay's and
+  the consumers' batches are what make that affordable: a commit per event would be bound by
+  the flush latency (hundreds of events/s).
 - **Connections.** Each service process opens a pool of up to 10 connections plus 4 for
   tokens: 3 services x 4 replicas is about 170 connections; put PgBouncer in front (session
-  pooling for the relay's `LISTEN cdt_outbox` connection, transaction pooling for the rest).
+  pooling for the relay's `LISTEN cdt_outbox` connection; transaction pooling for the rest
+  needs PgBouncer >= 1.21 with `max_prepared_statements`, since asyncpg prepares every
+  statement).
 - **Availability.** A synchronous standby per primary (`synchronous_commit=on`): the outbox
   and inbox make delivery exactly-once in effect only if a committed transaction survives a
   failover. Read replicas can serve reports and `/metrics` refreshes.
