@@ -146,6 +146,9 @@ def envelope_from_kafka(headers: Iterable[tuple[str, bytes]], value: bytes | Non
                 envelope[attribute] = raw.decode()
             except UnicodeDecodeError:
                 raise RejectedMessageError("invalid_envelope", f"header {name} is not UTF-8") from None
+            if "\x00" in envelope[attribute]:  # the inbox could never store it: a poison pill
+                raise RejectedMessageError("invalid_envelope", f"header {name} holds a NUL "
+                                           "character")
     missing = [h for h in ("ce_id", "ce_source", "ce_type", "ce_time") if
                _HEADER_ATTRIBUTES[h] not in envelope]
     if missing:

@@ -200,7 +200,7 @@ class IntakePublisher:
                     futures.append(await producer.send(intake.TOPIC, value, key=key,
                                                        headers=headers))
                 results = await asyncio.gather(*futures, return_exceptions=True)
-            except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, KafkaError, OSError) as exc:
                 results = [exc] * len(pending)
             for record, result in zip(pending, results, strict=False):
                 if isinstance(result, MessageSizeTooLargeError):

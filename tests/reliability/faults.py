@@ -62,9 +62,9 @@ def failpoint(run: Run, point: str, labels: list[str], days: int):
             if code is None:
                 service.kill()
                 result.notes.append(f"{label}: failpoint {point} not reached in 90 s; killed")
-                run.inject(result, f"kill -9 {label}", "failpoint not reached")
+                run.inject(result, f"kill -9 {label}", "failpoint not reached", counts=False)
             else:
-                run.inject(result, f"{label} died at {point}", f"exit {code}")
+                run.inject(result, f"{label} died at {point}", f"exit {code}", counts=False)
                 if code != 137:
                     result.notes.append(f"{label} exited {code} at {point}, expected 137")
             await _restart(run, result, service)
@@ -102,7 +102,7 @@ def broker_pause(run: Run, seconds: float, days: int):
         run.inject(result, f"broker SIGSTOP {seconds:g}s")
         await asyncio.sleep(seconds)
         run.system.kafka.resume()
-        run.inject(result, "broker SIGCONT")
+        run.inject(result, "broker SIGCONT", counts=False)
 
     return inject
 
@@ -133,15 +133,17 @@ def broker_restart(run: Run, days: int):
         proxy.set("kafka", "normal")
         result.ready_s.append(round(time.monotonic() - began, 2))
         run.inject(result, "broker restarted, empty; topics created again",
-                   f"{len(created)} topics")
+                   f"{len(created)} topics", counts=False)
         await asyncio.sleep(2)
         done = await asyncio.to_thread(run.system.republish, since, run.operator_all)
         run.inject(result, f"cdt outbox republish --since {since}",
-                   " / ".join(line.strip() for line in done.stdout.splitlines() if line.strip()))
+                   " / ".join(line.strip() for line in done.stdout.splitlines() if line.strip()),
+                   counts=False)
         if done.returncode != 0:
             result.notes.append(f"republish failed: {done.stdout} {done.stderr}")
         again = await run.driver.intake.resend_since(since_epoch)
-        run.inject(result, f"driver re-sent {again} intake records acknowledged since the loss")
+        run.inject(result, f"driver re-sent {again} intake records acknowledged since the loss",
+                   counts=False)
         result.notes.append(f"re-published: {done.stdout.strip()}; intake re-sent: {again}")
 
     return inject
@@ -158,7 +160,7 @@ def postgres_restart(run: Run, days: int):
         began = time.monotonic()
         await asyncio.to_thread(pg.start)
         result.ready_s.append(round(time.monotonic() - began, 2))
-        run.inject(result, "PostgreSQL started")
+        run.inject(result, "PostgreSQL started", counts=False)
 
     return inject
 
@@ -174,7 +176,7 @@ def proxy_latency(run: Run, days: int, kafka_ms: float = 100, pg_ms: float = 30)
                    " each way")
         await load
         proxy.set("*", "normal")
-        run.inject(result, "latency removed")
+        run.inject(result, "latency removed", counts=False)
 
     return inject
 
@@ -213,25 +215,34 @@ def proxy_resets(run: Run, days: int, rounds: int = 3):
 
 
 def rebalance(run: Run, days: int):
-    """A second reporting replica (own port) joins the consumer group, then leaves."""
+    """A second reporting replica (own port) joins the consumer groups early in the segment,
+    shares the partitions for most of it, then leaves (SIGTERM): two rebalances under load."""
 
     async def inject(result: ScenarioResult, load: asyncio.Task) -> None:
-        first, second = run.random_targets(days, 2, 0.05, 0.7)
+        first, second = run.random_targets(days, 2, 0.0, 0.05)[0], run.random_targets(
+            days, 1, 0.65, 0.8)[0]
         await run.moment(load, first)
         replica = run.system.services.get("reporting-2") or run.system.add_service(
             "reporting", "reporting-2")
-        await _restart(run, result, replica)
+        replica.start()
         run.inject(result, "second reporting replica started", f"port {replica.port}")
+        ready = asyncio.create_task(replica.wait_ready(120))
         await run.moment(load, second)
+        result.ready_s.append(round(await ready, 2))
         # Both replicas export the same figures (they come from the database).
         try:
             async with httpx.AsyncClient(timeout=10) as client:
-                a = (await client.get(f"{run.system.services['reporting'].url}/metrics")).status_code
-                b = (await client.get(f"{replica.url}/metrics")).status_code
-            result.notes.append(f"both replicas served /metrics ({a}, {b})")
+                a = (await client.get(f"{run.system.services['reporting'].url}/metrics")).text
+                b = (await client.get(f"{replica.url}/metrics")).text
+            same = [line for line in a.splitlines() if line.startswith("cdt_dossiers_total")] == [
+                line for line in b.splitlines() if line.startswith("cdt_dossiers_total")]
+            result.notes.append("both replicas served /metrics"
+                                + (" (same dossier figures at that moment)" if same else ""))
         except httpx.HTTPError as exc:
             result.notes.append(f"replica /metrics: {exc!r}")
         code = await asyncio.to_thread(replica.terminate, 30)
-        run.inject(result, "second reporting replica stopped (SIGTERM)", f"exit {code}")
+        batches = replica.log_tail(10_000_000).count(" - Processed")
+        run.inject(result, "second reporting replica stopped (SIGTERM)",
+                   f"exit {code}; it had applied {batches} batches")
 
     return inject

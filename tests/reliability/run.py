@@ -48,6 +48,7 @@ class ScenarioResult:
     duration_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     converged: bool = False
+    times: int = 0  # faults injected (recovery steps not counted)
 
     @property
     def events(self) -> int:
@@ -89,6 +90,7 @@ class Run:
         self.phases: dict[str, float] = {}
         self.days_total = 0
         self.failures: list[str] = []
+        self.verdicts: dict[str, bool] = {}  # phase -> passed (fuzz, security, personal data)
         self.operator_all = ""
         self.last_applied: dict[tuple[str, str], tuple[int, int]] = {}
         self.extra_truths: list[WardTruth] = []  # wards checked but not in the delivery counts
@@ -144,7 +146,6 @@ class Run:
 
     async def plan_planning_ward(self, start: str, end: str) -> None:
         """An operator plans another month of the planning ward (roster writes under faults)."""
-        from cdt.demo.driver import _shift
 
         assert self.driver is not None
         await self.driver.apis["roster"].call(
@@ -357,8 +358,11 @@ class Run:
         self.results.append(result)
         return result
 
-    def inject(self, result: ScenarioResult, what: str, detail: str = "") -> None:
+    def inject(self, result: ScenarioResult, what: str, detail: str = "", *,
+               counts: bool = True) -> None:
+        """Record a fault injected (or, counts=False, a step of its recovery)."""
         result.injections.append(Injection(what, self.now(), detail))
+        result.times += counts
         self.log(f"  [{self.now():7.1f}s] {result.name}: {what} {detail}")
 
     def log(self, line: str) -> None:

@@ -11,13 +11,12 @@ every topic (dead letters included), every log file, /metrics and every report.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -294,6 +293,7 @@ async def test_every_route_refuses_the_wrong_callers(run: Run) -> None:
         (run.artifacts / "security-failures.txt").write_text("\n".join(failures))
         run.security["examples"] = failures[:10]
     run.log(f"security: {json.dumps(run.security, ensure_ascii=False, default=str)[:3000]}")
+    run.verdicts["security"] = not failures
     assert not failures, failures[:20]
 
 
@@ -415,4 +415,5 @@ async def test_planted_personal_data_never_comes_out(run: Run) -> None:
             dlt_copies)
     run.pii = report
     run.log(f"pii: {json.dumps(report, ensure_ascii=False, default=str)[:3000]}")
+    run.verdicts["personal data"] = not problems
     assert not problems, sorted(set(problems))[:20]
