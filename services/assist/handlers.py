@@ -22,8 +22,8 @@ from shared.service import Runtime
 def _same_ward(event: Event) -> None:
     ward_id = getattr(event.data, "ward_id", event.wardid)
     if ward_id != event.wardid:
-        raise RuleViolationError(event, "ward_mismatch", f"ce_wardid {event.wardid} differs from "
-                                 f"data.ward_id {ward_id}")
+        # Never the values: x-dlt-error carries no input (CONTRACT.md, dead letters).
+        raise RuleViolationError(event, "ward_mismatch", "ce_wardid differs from data.ward_id")
 
 
 async def apply_roster(runtime: Runtime, conn: asyncpg.Connection, events: list[Event]) -> None:

@@ -47,7 +47,7 @@ SCENARIOS = [
      5, lambda run, days: faults.proxy_cuts(run, days)),
     ("connection resets", "TCP proxy: RST on every broker and database connection, 3 times", 5,
      lambda run, days: faults.proxy_resets(run, days)),
-    ("rebalance", "a second reporting replica joins the consumer group, then leaves", 6,
+    ("rebalance", "a second reporting replica joins the consumer group, then leaves", 8,
      lambda run, days: faults.rebalance(run, days)),
     ("final", "no fault: the rest of the campaign, then a closing dossier per ward", 0, None),
 ]

@@ -347,6 +347,14 @@ async def test_bad_input_at_volume(run: Run) -> None:
                 {"reason": "chuyển công tác"}, frozenset({"reason"}))),
             (f"PUT {w}/settings", B.mutated_json({"min_staff": 2, "max_per_week": 3})),
         ],
+        "paths": [
+            (f"{method} {template}", st.tuples(st.just("path"), st.one_of(
+                st.sampled_from(B.INJECTIONS + B.UNICODE_EDGES), st.text(max_size=300))))
+            for method, template in [
+                ("POST", f"{w}/checkins/{{}}/checkout"), ("DELETE", f"{w}/dossiers/import/{{}}"),
+                ("GET", f"{w}/assists/{{}}"), ("GET", f"{w}/dossiers/{{}}"),
+                ("POST", f"{w}/shifts/{{}}/cancel"), ("POST", f"{w}/members/{{}}/deactivate"),
+                ("POST", f"{w}/days/{{}}/cancel"), ("GET", "/wards/{}/report")]],
         "reporting": [
             (f"GET {w}/report", st.fixed_dictionaries({"from": B.junk_scalars,
                                                        "to": B.junk_scalars,
@@ -386,6 +394,9 @@ async def test_bad_input_at_volume(run: Run) -> None:
             return self.request("GET", path, **kwargs)
 
     def fuzz_service(service: str) -> None:
+        if service == "paths":
+            fuzz_paths()
+            return
         with httpx.Client(base_url=urls[service], headers=headers, timeout=60) as raw:
             client = Guarded(raw)
             for i, (route, strategy) in enumerate(targets[service]):
@@ -419,6 +430,31 @@ async def test_bad_input_at_volume(run: Run) -> None:
                         response = client.request(method, path, content=body, headers={
                             "content-type": "application/json"})
                         checker.check(route, f"{key}={bad!r}", response)
+
+    def fuzz_paths() -> None:
+        """Ids in paths: injection strings, unicode edge cases, anything (URL-encoded)."""
+        from urllib.parse import quote
+
+        clients = {s: Guarded(httpx.Client(base_url=urls[s], headers=headers, timeout=60))
+                   for s in ("roster", "assist", "reporting")}
+        try:
+            for i, (route, strategy) in enumerate(targets["paths"]):
+                method, template = route.split(" ", 1)
+                service = ("reporting" if template.endswith("/report") else "roster"
+                           if "/shifts/" in template or "/members/" in template
+                           or "/days/" in template else "assist")
+
+                def send(case: Any, method: str = method, template: str = template,
+                         route: str = route, service: str = service) -> None:
+                    junk = quote(str(case[1]).encode("utf-8", "surrogatepass"), safe="") or "x"
+                    response = clients[service].request(
+                        method, template.format(junk), json={"reason": "thử", "at": None})
+                    checker.check(route, "path", response)
+
+                _run_hypothesis(strategy, max(20, per_target // 3), run.seed + 100 + i, send)
+        finally:
+            for client in clients.values():
+                client.client.close()
 
     intake_count = 800 if run.quick else 2500
     cases = await asyncio.to_thread(_intake_cases, junk, intake_count, run.seed)

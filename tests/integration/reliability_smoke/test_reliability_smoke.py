@@ -45,8 +45,10 @@ def _bad_records(ward: str, count: int) -> list[tuple[bytes, bytes, list]]:
     records = []
     for n in range(count):
         headers = [*good, ("ce_id", str(uuid.uuid4()).encode()), ("x-smoke-id", str(n).encode())]
-        if n % 7 == 3:
+        if n % 7 == 3:  # a header that is not UTF-8
             headers = [(k, b"\xff\xfe" if k == "ce_time" else v) for k, v in headers]
+        if n % 7 == 5:  # a NUL in the event id (the inbox could not store it)
+            headers = [(k, b"id-\x00-" + v if k == "ce_id" else v) for k, v in headers]
         records.append((ward.encode(), values[n % len(values)], headers))
     return records
 
