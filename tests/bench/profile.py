@@ -3,10 +3,12 @@
     .venv/bin/python -m tests.bench.profile ingest --events 200000
     .venv/bin/python -m tests.bench.profile scrape --wards 3321
     .venv/bin/python -m tests.bench.profile relay --events 200000
+    .venv/bin/python -m tests.bench.profile plan --wards 100
 
 `ingest` fills a broker with the province simulation and lets one reporting process apply it;
 `scrape` feeds one small day to each of N wards and scrapes /metrics and a report in a loop;
-`relay` commits N rows to the assist service's outbox and lets its relay publish them.
+`relay` commits N rows to the assist service's outbox and lets its relay publish them;
+`plan` imports N simulated wards' rosters into the roster service and plans their campaigns.
 py-spy samples the service (on-CPU only) and the top functions by own and total time are
 printed; the raw stacks are kept in tests/artifacts/bench/ for a flame graph
 (`py-spy record --format speedscope` is the same with another output format). Needs py-spy
@@ -183,6 +185,35 @@ async def profile_relay(infra: Infra, events: int) -> str:
         services.stop_all()
 
 
+async def profile_plan(infra: Infra, wards: int) -> str:
+    from tests.bench.test_4_roster import gather_limited, import_and_plan, plan, wait_published
+
+    chosen = national.ward_profiles(national.COUNTRY_WARDS)[:wards]
+    files = {w.ward_id: national.roster_csv(w) for w in chosen}
+    services = Services(infra)
+    try:
+        service = services.start("roster")
+        token = await operator_token(infra)
+        out = ARTIFACTS / "profile-plan.txt"
+        spy = Spy(service.proc.pid, out)
+        async with httpx.AsyncClient(base_url=service.url, timeout=300,
+                                     headers={"Authorization": f"Bearer {token}"}) as http:
+            began = time.monotonic()
+            await gather_limited([lambda w=w: import_and_plan(http, w.ward_id, files[w.ward_id])
+                                  for w in chosen])
+            imported = time.monotonic()
+            await gather_limited([lambda w=w: plan(http, w.ward_id) for w in chosen])
+            planned = time.monotonic()
+        _, events = await wait_published(db.service_database_url(infra.database_url, "roster"))
+        published = time.monotonic()
+        spy.stop()
+        return (f"import {imported - began:.1f}s, plan {planned - imported:.1f}s, published "
+                f"{published - imported:.1f}s after the first plan ({events:,} events)\n"
+                + top(out))
+    finally:
+        services.stop_all()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -194,6 +225,8 @@ def main() -> None:
     scrape.add_argument("--seconds", type=float, default=30)
     relay = sub.add_parser("relay")
     relay.add_argument("--events", type=int, default=200_000)
+    plan = sub.add_parser("plan")
+    plan.add_argument("--wards", type=int, default=national.PROVINCE_WARDS)
     args = parser.parse_args()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     directory = Path(tempfile.mkdtemp(prefix="cdt-profile-"))
@@ -210,6 +243,8 @@ def main() -> None:
                 print(asyncio.run(profile_ingest(infra, args.events, args.clock)))
             elif args.what == "relay":
                 print(asyncio.run(profile_relay(infra, args.events)))
+            elif args.what == "plan":
+                print(asyncio.run(profile_plan(infra, args.wards)))
             else:
                 print(asyncio.run(profile_scrape(infra, args.wards, args.seconds)))
     finally:
