@@ -19,7 +19,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import outbox
 from shared.auth import AuthError, require
-from shared.db import pending_migrations
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +184,7 @@ def health_router(asyncapi: AsyncAPI) -> APIRouter:
         runtime = request.app.state.runtime
         checks: dict[str, str] = {}
         try:
-            async with runtime.pool.acquire(timeout=2) as conn:
-                pending = await pending_migrations(conn, runtime.migrations)
+            pending = await runtime.pending_migrations(within=2.0)
             checks["database"] = "ok"
             checks["migrations"] = "ok" if not pending else f"pending: {', '.join(pending)}"
         except Exception as exc:  # noqa: BLE001 - any failure means not ready

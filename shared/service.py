@@ -112,6 +112,29 @@ class Runtime:
     def migrations(self) -> list[db.Migration]:
         return self.spec.migrations
 
+    database_url: str = ""
+    _health_conn: asyncpg.Connection | None = None
+
+    async def pending_migrations(self, within: float = 2.0) -> list[str]:
+        """Migrations not applied yet, read on a connection of its own (for /readyz).
+
+        Not from the pool: while a replica applies a backlog its batches hold the pool's
+        connections, and a readiness probe waiting for one would call a busy replica unready.
+        """
+        try:
+            if self._health_conn is None or self._health_conn.is_closed():
+                self._health_conn = await asyncpg.connect(self.database_url, timeout=within)
+            return await asyncio.wait_for(db.pending_migrations(self._health_conn, self.migrations),
+                                          within)
+        except BaseException:
+            await self.close_health_connection()
+            raise
+
+    async def close_health_connection(self) -> None:
+        conn, self._health_conn = self._health_conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+
     async def metrics_text(self) -> bytes:
         """The /metrics text: rendered at most once per cache period, off the event loop.
 
@@ -236,6 +259,7 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
     auth_url = db.service_database_url(server_url, "auth", settings.auth_database_url)
     await db.prepare_database(url, spec.migrations)
     await db.prepare_database(auth_url, auth.MIGRATIONS)
+    runtime.database_url = url
     runtime.pool = await db.create_pool(url, max_size=10)
     runtime.auth_pool = await db.create_pool(auth_url, max_size=4)
     topics = [t for t in [spec.topic] if t] + [c.topic for c in spec.consumes]
@@ -287,5 +311,6 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await producer.stop()
+        await runtime.close_health_connection()
         await runtime.pool.close()
         await runtime.auth_pool.close()
