@@ -33,8 +33,29 @@ def service_settings(service: str, **overrides):
     return load_settings(_load(SETTINGS_CLASSES[service]), **overrides)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that every `with` on the way out runs."""
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def serve(service: str) -> None:
     """Run one service in this process until SIGINT/SIGTERM."""
+    # SIGTERM must unwind the `with` in _serve, which stops an embedded broker and database: they
+    # run in sessions of their own, so nothing else stops them. Uvicorn handles SIGTERM while it
+    # serves and raises it again once it has shut down; the handler below then unwinds, and the
+    # process ends by SIGTERM as before (its exit status says so).
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        _serve(service)
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _serve(service: str) -> None:
     if service not in SERVICES:
         fail(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
     try:
