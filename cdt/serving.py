@@ -68,7 +68,10 @@ def _serve(service: str) -> None:
         settings = service_settings(service, kafka_bootstrap=resolved.kafka_bootstrap,
                                     database_url=resolved.database_url,
                                     token_secret=resolved.token_secret)
-        app = _load(f"services.{service}.app:create_app")(settings)
+        try:
+            app = _load(f"services.{service}.app:create_app")(settings)
+        except ConfigError as exc:
+            fail(f"configuration: {exc}")
         config = uvicorn.Config(app, host=settings.host, port=settings.port,
                                 log_level=settings.log_level.lower(), access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=15)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("roster", "assist", "reporting")
@@ -83,6 +83,21 @@ class CommonSettings(BaseSettings):
         "(for replays and the accelerated demo)")
     batch_size: int = Field(default=1000, ge=1, le=100_000,
                             description="Largest batch a consumer takes at once")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="How every Kafka client connects: PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or "
+        "SASL_SSL (a user and password over TLS: what production clusters use)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA certificates (PEM) that sign the brokers' certificates, "
+        "with SSL or SASL_SSL; unset: the system's")
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, description="Client certificate (PEM) when the brokers require one (mTLS)")
+    kafka_ssl_keyfile: Path | None = Field(
+        default=None, description="Private key (PEM) of KAFKA_SSL_CERTFILE")
 
     _check_urls = field_validator("database_url", "auth_database_url")(
         classmethod(lambda cls, v: _check_postgres_url(v))
@@ -98,6 +113,31 @@ class CommonSettings(BaseSettings):
             if not host or not port.isdigit():
                 raise ValueError(f"{server!r} is not host:port")
         return value
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile")
+    @classmethod
+    def _check_readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> CommonSettings:
+        if self.kafka_security_protocol != "PLAINTEXT" and not self.kafka_bootstrap:
+            raise ValueError(f"CDT_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                             "CDT_KAFKA_BOOTSTRAP (the embedded broker speaks PLAINTEXT only)")
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError("CDT_KAFKA_SECURITY_PROTOCOL="
+                             f"{self.kafka_security_protocol} needs CDT_KAFKA_SASL_USERNAME and "
+                             "CDT_KAFKA_SASL_PASSWORD")
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("CDT_KAFKA_SSL_CERTFILE and CDT_KAFKA_SSL_KEYFILE go together")
+        tls = self.kafka_security_protocol in ("SSL", "SASL_SSL")
+        if not tls and (self.kafka_ssl_cafile or self.kafka_ssl_certfile):
+            raise ValueError("CDT_KAFKA_SSL_* files need CDT_KAFKA_SECURITY_PROTOCOL=SSL or "
+                             "SASL_SSL")
+        return self
 
     @field_validator("token_secret")
     @classmethod
@@ -132,6 +172,9 @@ def load_settings(cls: type[S], **overrides: object) -> S:
         prefix = cls.model_config.get("env_prefix", "")
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
+            if not error["loc"]:  # a rule over several settings names them itself
+                problems.append(error["msg"].removeprefix("Value error, "))
+                continue
             name = (prefix + "_".join(str(p) for p in error["loc"])).upper()
             problems.append(f"{name}: {error['msg']}")
         raise ConfigError("; ".join(problems)) from None

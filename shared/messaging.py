@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import dataclasses
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +17,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.security import parse_security
 from faststream.message import StreamMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from prometheus_client import CollectorRegistry
 
 from shared import failpoints, inbox, stats
-from shared.config import CommonSettings
+from shared.config import CommonSettings, ConfigError
 from shared.db import TRANSIENT_DB_ERRORS
 from shared.events import Event, EventCodec, RejectedMessageError, UnknownEvent, dead_letter_topic
 
@@ -33,12 +36,47 @@ def group_id(service: str) -> str:
     return f"cdt-{service}"
 
 
+def kafka_security(settings: CommonSettings) -> BaseSecurity | None:
+    """TLS and SASL of every Kafka client, from the CDT_KAFKA_SECURITY_PROTOCOL settings."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        try:
+            context = ssl.create_default_context(
+                cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"CDT_KAFKA_SSL_CAFILE: not PEM certificates ({exc})") from None
+        if settings.kafka_ssl_certfile:
+            try:
+                context.load_cert_chain(str(settings.kafka_ssl_certfile),
+                                        str(settings.kafka_ssl_keyfile))
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError("CDT_KAFKA_SSL_CERTFILE / CDT_KAFKA_SSL_KEYFILE: not a PEM "
+                                  f"certificate and its key ({exc})") from None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=context)
+    user = settings.kafka_sasl_username or ""
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512}[settings.kafka_sasl_mechanism]
+    return sasl(user, password, ssl_context=context, use_ssl=context is not None)
+
+
+def kafka_options(settings: CommonSettings) -> dict[str, Any]:
+    """The aiokafka keyword arguments (bootstrap, TLS, SASL) of a producer, consumer or admin."""
+    return {"bootstrap_servers": settings.kafka_bootstrap,
+            **parse_security(kafka_security(settings))}
+
+
 def create_broker(settings: CommonSettings, *, service: str,
                   registry: CollectorRegistry) -> KafkaBroker:
     """The FastStream broker every service uses: acks from all replicas, transport metrics."""
     assert settings.kafka_bootstrap, "the bootstrap servers are resolved before the broker"
     return KafkaBroker(
         settings.kafka_bootstrap,
+        security=kafka_security(settings),
         client_id=f"cdt-{service}",
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
@@ -50,7 +88,7 @@ def create_broker(settings: CommonSettings, *, service: str,
 def create_producer(settings: CommonSettings, *, service: str) -> AIOKafkaProducer:
     """The raw producer of the outbox relay and the dead-letter path: batches, acks from all."""
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_options(settings),
         client_id=f"cdt-{service}-relay",
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
@@ -60,9 +98,12 @@ def create_producer(settings: CommonSettings, *, service: str) -> AIOKafkaProduc
 
 
 async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: int,
-                        replication_factor: int = 1) -> None:
-    """Create the topics that are missing (and their dead-letter topics are the caller's)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="cdt-admin")
+                        replication_factor: int = 1, **options: Any) -> None:
+    """Create the topics that are missing (and their dead-letter topics are the caller's).
+
+    `options` are more aiokafka client arguments: TLS and SASL (`kafka_options`)."""
+    options = {"bootstrap_servers": bootstrap, **options}
+    admin = AIOKafkaAdminClient(**options, client_id="cdt-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

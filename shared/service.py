@@ -38,6 +38,7 @@ from shared.messaging import (
     create_producer,
     ensure_topics,
     group_id,
+    kafka_options,
     parse_batch_tolerantly,
 )
 from shared.metrics import DeliveryCollector, read_delivery_stats
@@ -266,7 +267,7 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
     topics += [dead_letter_topic(c.topic) for c in spec.consumes]
 
     async def recreate_topics() -> None:
-        await ensure_topics(settings.kafka_bootstrap or "", topics,
+        await ensure_topics(settings.kafka_bootstrap or "", topics, **kafka_options(settings),
                             partitions=settings.kafka_partitions,
                             replication_factor=settings.kafka_replication_factor)
 

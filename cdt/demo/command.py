@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
+from faststream.kafka.security import parse_security
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cdt import serving
@@ -18,6 +19,7 @@ from cdt.output import console, fail
 from cdt.system import print_addresses, running_system
 from services.roster.domain import PlanRules, working_days
 from services.roster.reference import CAMPAIGN_END, CAMPAIGN_START, REFERENCE_WARD
+from shared.messaging import kafka_security
 
 
 def campaign_end(days: int | None) -> date:
@@ -53,13 +55,14 @@ def run_demo(*, days: int | None, speed: float, seed: int, wait: bool,
              report_json: Path | None = None) -> None:
     # The services decide "now" from the data (the simulated 2025 dates), not the wall clock.
     os.environ["CDT_CLOCK"] = "watermark"
-    with running_system("demo") as (running, _, token):
+    with running_system("demo") as (running, settings, token):
         assert running.infra is not None
         end = campaign_end(days)
         driver = CampaignDriver(urls=running.urls, token=token,
                                 kafka_bootstrap=running.infra.kafka_bootstrap,
                                 ward=REFERENCE_WARD, start=CAMPAIGN_START, end=end, seed=seed,
-                                speed=speed)
+                                speed=speed,
+                                kafka_security=parse_security(kafka_security(settings)))
         total_days = len(working_days(CAMPAIGN_START, end, PlanRules()))
         try:
             totals, report = asyncio.run(_play(driver, total_days))

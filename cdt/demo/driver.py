@@ -91,11 +91,13 @@ class CampaignDriver:
     """Imports, plans, then plays each day: check-ins, citizens helped, dossiers, check-outs."""
 
     def __init__(self, *, urls: dict[str, str], token: str, kafka_bootstrap: str, ward: str,
-                 start: date, end: date, seed: int, speed: float, concurrency: int = 12) -> None:
+                 start: date, end: date, seed: int, speed: float, concurrency: int = 12,
+                 kafka_security: dict | None = None) -> None:
         self.roster = Api(urls["roster"], token)
         self.assist = Api(urls["assist"], token)
         self.reporting = Api(urls["reporting"], token)
         self.kafka_bootstrap = kafka_bootstrap
+        self.kafka_security = kafka_security or {}  # TLS/SASL arguments of aiokafka
         self.ward, self.start, self.end, self.seed, self.speed = ward, start, end, seed, speed
         self._slots = asyncio.Semaphore(concurrency)
         self.totals = Totals()
@@ -194,6 +196,7 @@ class CampaignDriver:
     async def play(self, shifts: list[PlannedShift], on_day: Callable[[date, int], None]) -> Totals:
         self.totals.sessions = len(shifts)
         producer = AIOKafkaProducer(bootstrap_servers=self.kafka_bootstrap, acks="all",
+                                    **self.kafka_security,
                                     enable_idempotence=False, linger_ms=5)
         await producer.start()
         try:

@@ -28,7 +28,7 @@ from services.reporting import sessions
 from shared import inbox, stats
 from shared.db import TRANSIENT_DB_ERRORS
 from shared.events import Event, EventCodec, RejectedMessageError, UnknownEvent
-from shared.messaging import TRANSIENT_ERRORS
+from shared.messaging import TRANSIENT_ERRORS, kafka_options
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Rebuilder:
         generation = row["generation"]
         starts, targets, positions = (json.loads(row[c]) for c in ("starts", "targets", "positions"))
         settings = self.runtime.settings
-        consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+        consumer = AIOKafkaConsumer(**kafka_options(settings), group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest",
                                     client_id="cdt-reporting-rebuild",
                                     max_partition_fetch_bytes=4 * 1024 * 1024)

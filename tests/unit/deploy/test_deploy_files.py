@@ -275,7 +275,8 @@ def test_services_and_budgets_select_the_deployments_pods() -> None:
 def test_the_secret_template_holds_placeholders_only() -> None:
     (secret,) = of_kind("Secret")  # the template is the only Secret, and it is not applied
     assert secret["metadata"]["name"] == "cdt-secrets" and "data" not in secret
-    assert set(secret["stringData"]) == {"CDT_DATABASE_URL", "CDT_TOKEN_SECRET"}
+    assert set(secret["stringData"]) == {"CDT_DATABASE_URL", "CDT_TOKEN_SECRET",
+                                         "CDT_KAFKA_SASL_USERNAME", "CDT_KAFKA_SASL_PASSWORD"}
     for key, value in secret["stringData"].items():
         assert value.startswith("<") and value.endswith(">"), key
     for deployment in deployments().values():
