@@ -83,6 +83,11 @@ class CommonSettings(BaseSettings):
         "(for replays and the accelerated demo)")
     batch_size: int = Field(default=1000, ge=1, le=100_000,
                             description="Largest batch a consumer takes at once")
+    metrics_refresh_seconds: float = Field(
+        default=0.25, ge=0.01, le=60,
+        description="Shortest time between two refreshes of /metrics while it is scraped (one "
+        "starts after a consumer batch commits); a refresh taking longer than a quarter of it "
+        "waits four times its own duration")
 
     _check_urls = field_validator("database_url", "auth_database_url")(
         classmethod(lambda cls, v: _check_postgres_url(v))

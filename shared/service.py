@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.specification import AsyncAPI
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from pydantic import Discriminator, Tag
 
 from shared import auth, db
@@ -25,7 +25,6 @@ from shared.config import ServiceSettings
 from shared.events import Event, EventCodec, UnknownEvent, dead_letter_topic
 from shared.http import (
     MAX_BODY_BYTES,
-    TimedCache,
     admin_router,
     health_router,
     install_error_handlers,
@@ -42,6 +41,7 @@ from shared.messaging import (
 )
 from shared.metrics import DeliveryCollector, read_delivery_stats
 from shared.outbox import OutboxRelay
+from shared.scrape import MetricsBody, MetricsEncoder, MetricsRefresher
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +97,27 @@ class Runtime:
     token_secret: str = ""
     relay: OutboxRelay | None = None
     consumers: dict[str, BatchConsumer] = field(default_factory=dict)
-    metrics_cache: TimedCache = field(default_factory=lambda: TimedCache(2.0))
-    refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # collectors'
+    # Text parts after the registry's (e.g. reporting's cdt_* families), each the same object
+    # while unchanged.
+    exposition: list[Callable[[], Awaitable[Sequence[bytes]]]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     broker_started: bool = False
-    _metrics_task: asyncio.Task | None = None
     ensure_topics: Callable[[], Awaitable[None]] | None = None
+    metrics: MetricsRefresher = field(init=False)
+
+    def __post_init__(self) -> None:
+        encoder = MetricsEncoder(self.registry)
+
+        async def render() -> MetricsBody | None:
+            # Values come from the database, so every replica converges to the same text.
+            for refresh in self.refreshers:
+                await refresh()
+            parts = [await part() for part in self.exposition]
+            return await asyncio.to_thread(encoder.encode, parts)
+
+        self.metrics = MetricsRefresher(render,
+                                        min_interval=self.settings.metrics_refresh_seconds)
 
     @property
     def service(self) -> str:
@@ -111,29 +126,6 @@ class Runtime:
     @property
     def migrations(self) -> list[db.Migration]:
         return self.spec.migrations
-
-    async def metrics_text(self) -> bytes:
-        """The /metrics text: rendered at most once per cache period, off the event loop.
-
-        Stale-while-revalidate: once a rendering exists, a scrape never waits for the next one
-        (with thousands of wards a rendering takes about a second); it gets the latest text,
-        at most one scrape interval old, while a fresh one is made in the background. Values
-        come from the database, so every replica converges to the same text.
-        """
-        cache = self.metrics_cache
-        if cache.value is None:
-            await self._render_metrics()
-        elif not cache.fresh() and self._metrics_task is None:
-            self._metrics_task = asyncio.create_task(self._render_metrics())
-        return cache.value
-
-    async def _render_metrics(self) -> None:
-        try:
-            for refresh in self.refreshers:
-                await refresh()
-            self.metrics_cache.set(await asyncio.to_thread(generate_latest, self.registry))
-        finally:
-            self._metrics_task = None
 
 
 def event_union(event_types: Sequence[type[Event]]) -> Any:
@@ -157,6 +149,7 @@ def _subscribe(broker: KafkaBroker, runtime: Runtime, consumes: Consumes, batch_
 
     async def handler(events, message):  # type: ignore[no-untyped-def]
         await runtime.consumers[consumes.topic].consume(events, message)
+        runtime.metrics.changed()  # committed: /metrics shows it within a refresh
 
     # Real objects, not strings: FastStream builds the payload schema from these.
     handler.__annotations__ = {"events": list[union], "message": KafkaMessage, "return": None}
@@ -281,6 +274,7 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await broker_start
         await runtime.broker.stop()
+        await runtime.metrics.close()
         for task in tasks:
             task.cancel()
         for task in tasks:
