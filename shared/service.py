@@ -49,6 +49,11 @@ SHARED_MIGRATIONS = db.load_migrations(Path(__file__).parent / "migrations")
 
 Clock = Callable[[], datetime]
 
+# A consumer's fetch buffers: aiokafka's default fetch_max_bytes (50 MB) let one fetch of a
+# backlog bring tens of MB per topic into memory, when a batch is at most batch_size records.
+FETCH_MAX_BYTES = 8 * 1024 * 1024  # per fetch request
+MAX_PARTITION_FETCH_BYTES = 1024 * 1024  # per partition in it (aiokafka's default)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -164,6 +169,8 @@ def _subscribe(broker: KafkaBroker, runtime: Runtime, consumes: Consumes, batch_
         max_records=batch_size,
         batch_timeout_ms=100,
         auto_offset_reset="earliest",
+        fetch_max_bytes=FETCH_MAX_BYTES,
+        max_partition_fetch_bytes=MAX_PARTITION_FETCH_BYTES,
         session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(runtime.settings.kafka_session_timeout_ms // 10, 100),
         ack_policy=AckPolicy.MANUAL,
