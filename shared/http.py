@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -210,7 +211,8 @@ def health_router(asyncapi: AsyncAPI) -> APIRouter:
         if accepts_gzip(request.headers.get("accept-encoding", "")):
             headers["Content-Encoding"] = "gzip"
             return Response(body.gzipped, media_type=CONTENT_TYPE_LATEST, headers=headers)
-        return Response(body.plain, media_type=CONTENT_TYPE_LATEST, headers=headers)
+        return Response(await asyncio.to_thread(body.text), media_type=CONTENT_TYPE_LATEST,
+                        headers=headers)
 
     @router.get("/asyncapi.json")
     async def asyncapi_json() -> Response:

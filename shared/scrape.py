@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,14 +17,20 @@ log = logging.getLogger(__name__)
 # Level 1: the text is repetitive (9 MB of the country's wards compress to under 1 MB) and a
 # higher level costs three times the CPU for a body 15% smaller.
 GZIP_LEVEL = 1
+GZIP_WBITS = 31  # zlib's gzip container
+COMPRESS_BLOCK = 256 * 1024  # text handed to zlib at a time (which releases the GIL meanwhile)
 
 
 @dataclass(frozen=True)
 class MetricsBody:
-    """One rendering of /metrics, as text and gzip-compressed (once, not per scrape)."""
+    """One rendering of /metrics, compressed once (not per scrape) and kept only compressed:
+    the country's 9 MB of text is under 1 MB of gzip. The rare client that does not accept
+    gzip gets it decompressed."""
 
-    plain: bytes
     gzipped: bytes
+
+    def text(self) -> bytes:
+        return zlib.decompress(self.gzipped, GZIP_WBITS)
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
@@ -48,7 +54,8 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 
 class MetricsEncoder:
-    """The registry's text followed by pre-rendered parts, joined and compressed off the loop."""
+    """The registry's text followed by pre-rendered parts, compressed (to be run off the loop)
+    without ever joining the whole text."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -64,8 +71,20 @@ class MetricsEncoder:
                     new is old for new, old in zip(parts, last_parts, strict=True)):
                 return None
         self._last = (head, parts)
-        plain = b"".join([head, *(chunk for part in parts for chunk in part)])
-        return MetricsBody(plain, gzip.compress(plain, compresslevel=GZIP_LEVEL, mtime=0))
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
+        out = [compressor.compress(head)]
+        pending: list[bytes] = []
+        size = 0
+        for part in parts:
+            for chunk in part:
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= COMPRESS_BLOCK:
+                    out.append(compressor.compress(b"".join(pending)))
+                    pending, size = [], 0
+        out.append(compressor.compress(b"".join(pending)))
+        out.append(compressor.flush())
+        return MetricsBody(b"".join(out))
 
 
 class MetricsRefresher:

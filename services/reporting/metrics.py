@@ -12,6 +12,10 @@ from services.reporting import exposition, figures
 
 render = exposition.render  # the text of a whole snapshot, for tests and tools
 
+# Wards read and rendered at a time: the first refresh (or one after a rebuild) never holds the
+# rows of the whole country, about 100,000 records, at once.
+BATCH_WARDS = 500
+
 
 class WardTexts:
     """Every ward's lines of each family, as of the last refresh, and the exposition made of them.
@@ -20,7 +24,8 @@ class WardTexts:
     compares each ward's digest of totals (figures.WARD_DIGESTS) with the one its text was
     rendered from, reads the rows of the wards that changed (in the same snapshot), and renders
     only those, in a thread. With the country's 3,321 wards a refresh where a few wards changed
-    reads 3,321 short rows and renders a few wards; the first one renders them all.
+    reads 3,321 short rows and renders a few wards; the first one renders them all, BATCH_WARDS
+    at a time.
     """
 
     def __init__(self, target_for: Callable[[str], float]) -> None:
@@ -34,29 +39,32 @@ class WardTexts:
     async def refresh(self, conn: asyncpg.Connection) -> list[bytes]:
         """The exposition's chunks; the same list object while nothing has changed."""
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            digests = {ward: digest for ward, digest in await conn.fetch(figures.WARD_DIGESTS)}
-            changed = [w for w, d in digests.items() if self.digests.get(w) != d]
+            digests = dict(await conn.fetch(figures.WARD_DIGESTS))
+            changed = sorted(w for w, d in digests.items() if self.digests.get(w) != d)
             gone = self.digests.keys() - digests.keys()
             if not changed and not gone:
                 return self.chunks
-            # Most wards changed (the first refresh, a rebuild): one scan beats a long ANY().
-            some = changed if len(changed) < len(digests) // 2 else None
-            rows = await figures.fetch_rows(conn, some) if changed else None
-        await asyncio.to_thread(self._apply, digests, set(changed), rows, gone)
+            fresh: dict[str, tuple[bytes, ...]] = {}
+            for i in range(0, len(changed), BATCH_WARDS):
+                rows = await figures.fetch_rows(conn, changed[i:i + BATCH_WARDS])
+                fresh.update(await asyncio.to_thread(self._render, rows))
+        await asyncio.to_thread(self._apply, digests, fresh, gone)
         return self.chunks
 
-    def _apply(self, digests: dict[str, str], changed: set[str],
-               rows: figures.TotalsRows | None, gone: set[str]) -> None:
-        wards = figures.snapshot(rows).wards if rows is not None else {}
-        for ward in changed:
-            self.fragments[ward] = exposition.ward_fragments(ward, wards[ward],
-                                                             self.target_for(ward))
+    def _render(self, rows: figures.TotalsRows) -> dict[str, tuple[bytes, ...]]:
+        return {ward: exposition.ward_fragments(ward, totals, self.target_for(ward))
+                for ward, totals in figures.snapshot(rows).wards.items()}
+
+    def _apply(self, digests: dict[str, str], fresh: dict[str, tuple[bytes, ...]],
+               gone: set[str]) -> None:
+        added = fresh.keys() - self.fragments.keys()
+        self.fragments.update(fresh)
         for ward in gone:
             self.fragments.pop(ward, None)
-        if gone or not changed <= self.digests.keys():
+        if gone or added:
             self.order = sorted(self.fragments)
         self.digests = digests
-        self.rendered = len(changed)
+        self.rendered = len(fresh)
         self.chunks = exposition.chunks([self.fragments[w] for w in self.order])
 
 

@@ -35,14 +35,17 @@ def test_the_body_is_the_registry_text_then_the_parts_and_its_gzip_is_the_same_t
     part = [b"# HELP cdt_x Ward\n", b'cdt_x{ward="b\xe1\xba\xbfn-ngh\xc3\xa9"} 1.0\n']
     body = encoder.encode([part])
     assert body is not None
-    assert body.plain.startswith(b"# HELP cdt_events_processed_total Events applied\n")
-    assert body.plain.endswith(b"".join(part))
-    assert gzip.decompress(body.gzipped) == body.plain
+    assert body.text().startswith(b"# HELP cdt_events_processed_total Events applied\n")
+    assert body.text().endswith(b"".join(part))
+    assert gzip.decompress(body.gzipped) == body.text()
     assert encoder.encode([part]) is None  # nothing changed: no joining, no compressing
     processed.inc()
     changed = encoder.encode([part])
-    assert changed is not None and b"cdt_events_processed_total 1.0" in changed.plain
+    assert changed is not None and b"cdt_events_processed_total 1.0" in changed.text()
     assert encoder.encode([list(part)]) is not None  # a new part object: a new body
+    big = [f'cdt_x{{ward="x-{i}"}} {i}.0\n'.encode() for i in range(100_000)]  # many blocks
+    body = encoder.encode([part, big])
+    assert body is not None and gzip.decompress(body.gzipped).endswith(b"".join(big))
 
 
 class SlowRender:
@@ -58,8 +61,7 @@ class SlowRender:
         await asyncio.sleep(self.seconds)
         if self.fail is not None:
             raise self.fail
-        text = f"render {len(self.calls)}\n".encode()
-        return MetricsBody(text, gzip.compress(text))
+        return MetricsBody(gzip.compress(f"render {len(self.calls)}\n".encode()))
 
 
 async def test_only_the_first_scrape_waits_and_later_ones_get_the_last_body_at_once() -> None:
@@ -67,15 +69,15 @@ async def test_only_the_first_scrape_waits_and_later_ones_get_the_last_body_at_o
     refresher = MetricsRefresher(render, min_interval=0.01, max_age=0.0, cost_factor=1)
     try:
         began = time.monotonic()
-        assert (await refresher.current()).plain == b"render 1\n"
+        assert (await refresher.current()).text() == b"render 1\n"
         assert time.monotonic() - began >= 0.2
         began = time.monotonic()
-        assert (await refresher.current()).plain == b"render 1\n"  # starts the next refresh
+        assert (await refresher.current()).text() == b"render 1\n"  # starts the next refresh
         await asyncio.sleep(0.05)
-        assert (await refresher.current()).plain == b"render 1\n"  # while it runs
+        assert (await refresher.current()).text() == b"render 1\n"  # while it runs
         assert time.monotonic() - began < 0.1
         await asyncio.sleep(0.3)
-        assert (await refresher.current()).plain == b"render 2\n"
+        assert (await refresher.current()).text() == b"render 2\n"
     finally:
         await refresher.close()
 
@@ -92,7 +94,7 @@ async def test_a_commit_refreshes_soon_but_only_while_someone_scrapes() -> None:
         refresher.changed()
         await asyncio.sleep(0.2)
         assert len(render.calls) == 2 and render.calls[1] - committed < 0.15
-        assert (await refresher.current()).plain == b"render 2\n"
+        assert (await refresher.current()).text() == b"render 2\n"
     finally:
         await refresher.close()
 
@@ -135,12 +137,12 @@ async def test_a_failed_refresh_fails_the_first_scrape_then_keeps_the_last_body(
             await refresher.current()
         render.fail = None
         await asyncio.sleep(0.02)
-        assert (await refresher.current()).plain == b"render 2\n"
+        assert (await refresher.current()).text() == b"render 2\n"
         render.fail = ConnectionRefusedError("database down again")
         await asyncio.sleep(0.05)
-        assert (await refresher.current()).plain == b"render 2\n"  # asks for a refresh
+        assert (await refresher.current()).text() == b"render 2\n"  # asks for a refresh
         await asyncio.sleep(0.05)
         assert len(render.calls) == 3  # which failed
-        assert (await refresher.current()).plain == b"render 2\n"
+        assert (await refresher.current()).text() == b"render 2\n"
     finally:
         await refresher.close()
