@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import zlib
@@ -143,7 +144,11 @@ class MetricsRefresher:
     def _want(self) -> None:
         self._wanted.set()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="metrics-refresh")
+            # A context of its own: the first call may come from a consumer's handler, whose
+            # context holds its whole batch, and this task (and the timers asyncpg arms in it)
+            # lives as long as the process.
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="metrics-refresh", context=contextvars.Context())
 
     async def _run(self) -> None:
         while True:

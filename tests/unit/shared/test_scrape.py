@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gzip
 import time
 
@@ -144,5 +145,22 @@ async def test_a_failed_refresh_fails_the_first_scrape_then_keeps_the_last_body(
         await asyncio.sleep(0.05)
         assert len(render.calls) == 3  # which failed
         assert (await refresher.current()).text() == b"render 2\n"
+    finally:
+        await refresher.close()
+
+
+async def test_the_refresh_task_keeps_nothing_of_the_handler_that_started_it() -> None:
+    batch: contextvars.ContextVar[list | None] = contextvars.ContextVar("batch", default=None)
+    seen: list = []
+
+    async def render() -> MetricsBody:
+        seen.append(batch.get())
+        return MetricsBody(gzip.compress(b"x\n"))
+
+    refresher = MetricsRefresher(render, min_interval=0.01, max_age=60)
+    try:
+        batch.set(["a consumer's batch of 1,000 events"])
+        await refresher.current()  # as if the first call came from a consumer's handler
+        assert seen == [None]
     finally:
         await refresher.close()
