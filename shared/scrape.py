@@ -111,7 +111,6 @@ class MetricsRefresher:
         self._clock = clock
         self.body: MetricsBody | None = None
         self.rendered_at = float("-inf")  # when the data of `body` was read
-        self.refreshes = 0
         self._scraped_at = float("-inf")
         self._wanted = asyncio.Event()
         self._first: asyncio.Future[MetricsBody] | None = None
@@ -166,7 +165,6 @@ class MetricsRefresher:
                 if body is not None:
                     self.body = body
                 self.rendered_at = began
-                self.refreshes += 1
                 if self._first is not None and not self._first.done() and self.body is not None:
                     self._first.set_result(self.body)
             cost = self._clock() - began
