@@ -6,10 +6,14 @@ import asyncio
 import contextvars
 import gzip
 import time
+from types import SimpleNamespace
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 
+from shared.http import health_router
 from shared.scrape import MetricsBody, MetricsEncoder, MetricsRefresher, accepts_gzip
 
 
@@ -164,3 +168,26 @@ async def test_the_refresh_task_keeps_nothing_of_the_handler_that_started_it() -
         assert seen == [None]
     finally:
         await refresher.close()
+
+
+async def test_the_route_sends_gzip_to_clients_that_accept_it_and_text_to_the_others() -> None:
+    text = b'# HELP cdt_x Ward\n# TYPE cdt_x gauge\ncdt_x{ward="t\xc3\xa2n-\xc4\x91\xe1\xbb\x8bnh"} 1.0\n'
+
+    async def render() -> MetricsBody:
+        return MetricsBody(gzip.compress(text))
+
+    app = FastAPI()
+    app.include_router(health_router(None))  # type: ignore[arg-type] - no AsyncAPI route used
+    app.state.runtime = SimpleNamespace(metrics=MetricsRefresher(render))
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://cdt") as http:
+            zipped = await http.get("/metrics", headers={"Accept-Encoding": "gzip"})
+            assert zipped.headers["content-encoding"] == "gzip"
+            assert zipped.content == text  # httpx decodes it, as Prometheus does
+            plain = await http.get("/metrics", headers={"Accept-Encoding": "identity"})
+            assert "content-encoding" not in plain.headers
+            assert plain.content == text
+            assert plain.headers["content-type"].startswith("text/plain")
+    finally:
+        await app.state.runtime.metrics.close()
