@@ -98,6 +98,11 @@ class CommonSettings(BaseSettings):
         default=None, description="Client certificate (PEM) when the brokers require one (mTLS)")
     kafka_ssl_keyfile: Path | None = Field(
         default=None, description="Private key (PEM) of KAFKA_SSL_CERTFILE")
+    metrics_refresh_seconds: float = Field(
+        default=0.25, ge=0.01, le=60,
+        description="Shortest time between two refreshes of /metrics while it is scraped (one "
+        "starts after a consumer batch commits); a refresh taking longer than a quarter of it "
+        "waits four times its own duration")
 
     _check_urls = field_validator("database_url", "auth_database_url")(
         classmethod(lambda cls, v: _check_postgres_url(v))

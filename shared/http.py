@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -12,13 +12,14 @@ from typing import Any
 import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.specification import AsyncAPI, get_asyncapi_html
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import outbox
 from shared.auth import AuthError, require
+from shared.scrape import accepts_gzip
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +203,14 @@ def health_router(asyncapi: AsyncAPI) -> APIRouter:
 
     @router.get("/metrics")
     async def metrics(request: Request) -> Response:
-        runtime = request.app.state.runtime
-        return PlainTextResponse(await runtime.metrics_text(), media_type=CONTENT_TYPE_LATEST)
+        # Served from the last rendering, compressed once per refresh (Prometheus asks for gzip).
+        body = await request.app.state.runtime.metrics.current()
+        headers = {"Vary": "Accept-Encoding"}
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            headers["Content-Encoding"] = "gzip"
+            return Response(body.gzipped, media_type=CONTENT_TYPE_LATEST, headers=headers)
+        return Response(await asyncio.to_thread(body.text), media_type=CONTENT_TYPE_LATEST,
+                        headers=headers)
 
     @router.get("/asyncapi.json")
     async def asyncapi_json() -> Response:
@@ -254,19 +261,3 @@ def asyncapi_document(asyncapi: AsyncAPI) -> str:
     not depend on set iteration order (string hashing is randomised per process)."""
     document = json.loads(asyncapi.to_specification().to_json())
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-class TimedCache:
-    """Keeps a value for `ttl` seconds, so that scrapes are cheap and consistent."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._at = float("-inf")
-        self.value: Any = None
-
-    def fresh(self) -> bool:
-        return time.monotonic() - self._at < self.ttl
-
-    def set(self, value: Any) -> None:
-        self.value = value
-        self._at = time.monotonic()

@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.specification import AsyncAPI
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from pydantic import Discriminator, Tag
 
 from shared import auth, db
@@ -25,7 +25,6 @@ from shared.config import ServiceSettings
 from shared.events import Event, EventCodec, UnknownEvent, dead_letter_topic
 from shared.http import (
     MAX_BODY_BYTES,
-    TimedCache,
     admin_router,
     health_router,
     install_error_handlers,
@@ -43,12 +42,18 @@ from shared.messaging import (
 )
 from shared.metrics import DeliveryCollector, read_delivery_stats
 from shared.outbox import OutboxRelay
+from shared.scrape import MetricsBody, MetricsEncoder, MetricsRefresher
 
 log = logging.getLogger(__name__)
 
 SHARED_MIGRATIONS = db.load_migrations(Path(__file__).parent / "migrations")
 
 Clock = Callable[[], datetime]
+
+# A consumer's fetch buffers: aiokafka's default fetch_max_bytes (50 MB) let one fetch of a
+# backlog bring tens of MB per topic into memory, when a batch is at most batch_size records.
+FETCH_MAX_BYTES = 8 * 1024 * 1024  # per fetch request
+MAX_PARTITION_FETCH_BYTES = 1024 * 1024  # per partition in it (aiokafka's default)
 
 
 def utc_now() -> datetime:
@@ -98,12 +103,29 @@ class Runtime:
     token_secret: str = ""
     relay: OutboxRelay | None = None
     consumers: dict[str, BatchConsumer] = field(default_factory=dict)
-    metrics_cache: TimedCache = field(default_factory=lambda: TimedCache(2.0))
-    refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    refreshers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)  # collectors'
+    # Text parts after the registry's (e.g. reporting's cdt_* families), each the same object
+    # while unchanged.
+    exposition: list[Callable[[], Awaitable[Sequence[bytes]]]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
     broker_started: bool = False
-    _metrics_task: asyncio.Task | None = None
     ensure_topics: Callable[[], Awaitable[None]] | None = None
+    database_url: str = ""  # the service's own database (a readiness probe's connection)
+    _health_conn: asyncpg.Connection | None = None
+    metrics: MetricsRefresher = field(init=False)
+
+    def __post_init__(self) -> None:
+        encoder = MetricsEncoder(self.registry)
+
+        async def render() -> MetricsBody | None:
+            # Values come from the database, so every replica converges to the same text.
+            for refresh in self.refreshers:
+                await refresh()
+            parts = [await part() for part in self.exposition]
+            return await asyncio.to_thread(encoder.encode, parts)
+
+        self.metrics = MetricsRefresher(render,
+                                        min_interval=self.settings.metrics_refresh_seconds)
 
     @property
     def service(self) -> str:
@@ -112,9 +134,6 @@ class Runtime:
     @property
     def migrations(self) -> list[db.Migration]:
         return self.spec.migrations
-
-    database_url: str = ""
-    _health_conn: asyncpg.Connection | None = None
 
     async def pending_migrations(self, within: float = 2.0) -> list[str]:
         """Migrations not applied yet, read on a connection of its own (for /readyz).
@@ -135,29 +154,6 @@ class Runtime:
         conn, self._health_conn = self._health_conn, None
         if conn is not None and not conn.is_closed():
             conn.terminate()
-
-    async def metrics_text(self) -> bytes:
-        """The /metrics text: rendered at most once per cache period, off the event loop.
-
-        Stale-while-revalidate: once a rendering exists, a scrape never waits for the next one
-        (with thousands of wards a rendering takes about a second); it gets the latest text,
-        at most one scrape interval old, while a fresh one is made in the background. Values
-        come from the database, so every replica converges to the same text.
-        """
-        cache = self.metrics_cache
-        if cache.value is None:
-            await self._render_metrics()
-        elif not cache.fresh() and self._metrics_task is None:
-            self._metrics_task = asyncio.create_task(self._render_metrics())
-        return cache.value
-
-    async def _render_metrics(self) -> None:
-        try:
-            for refresh in self.refreshers:
-                await refresh()
-            self.metrics_cache.set(await asyncio.to_thread(generate_latest, self.registry))
-        finally:
-            self._metrics_task = None
 
 
 def event_union(event_types: Sequence[type[Event]]) -> Any:
@@ -181,6 +177,7 @@ def _subscribe(broker: KafkaBroker, runtime: Runtime, consumes: Consumes, batch_
 
     async def handler(events, message):  # type: ignore[no-untyped-def]
         await runtime.consumers[consumes.topic].consume(events, message)
+        runtime.metrics.changed()  # committed: /metrics shows it within a refresh
 
     # Real objects, not strings: FastStream builds the payload schema from these.
     handler.__annotations__ = {"events": list[union], "message": KafkaMessage, "return": None}
@@ -195,6 +192,8 @@ def _subscribe(broker: KafkaBroker, runtime: Runtime, consumes: Consumes, batch_
         max_records=batch_size,
         batch_timeout_ms=100,
         auto_offset_reset="earliest",
+        fetch_max_bytes=FETCH_MAX_BYTES,
+        max_partition_fetch_bytes=MAX_PARTITION_FETCH_BYTES,
         session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(runtime.settings.kafka_session_timeout_ms // 10, 100),
         ack_policy=AckPolicy.MANUAL,
@@ -306,6 +305,7 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await broker_start
         await runtime.broker.stop()
+        await runtime.metrics.close()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -9,26 +9,42 @@ import asyncpg
 
 from services.reporting import domain
 
-# $1: one ward, or NULL for every ward. Ordered by primary key: an index scan, stable output.
+# {where}: nothing (every ward) or a filter on a list of wards. Ordered by primary key: an index
+# scan, stable output.
+SOME_WARDS = "WHERE ward_id = ANY($1::text[])"
+WARDS = "SELECT ward_id FROM rp_wards {where} ORDER BY ward_id"
 DOSSIER_TOTALS = """
 SELECT ward_id, channel, field, dossiers, eligible, fully_online, assisted FROM rp_dossier_totals
-WHERE $1::text IS NULL OR ward_id = $1 ORDER BY ward_id, channel, field
+{where} ORDER BY ward_id, channel, field
 """
 ASSIST_TOTALS = """
 SELECT ward_id, venue, outcome, assists, duration_ms, rated, satisfied, vneid_blocked
-FROM rp_assist_totals WHERE $1::text IS NULL OR ward_id = $1 ORDER BY ward_id, venue, outcome
+FROM rp_assist_totals {where} ORDER BY ward_id, venue, outcome
 """
-DURATIONS = """
-SELECT ward_id, le, assists FROM rp_assist_durations
-WHERE $1::text IS NULL OR ward_id = $1 ORDER BY ward_id, le
-"""
+DURATIONS = "SELECT ward_id, le, assists FROM rp_assist_durations {where} ORDER BY ward_id, le"
 SHIFT_TOTALS = """
 SELECT ward_id, scheduled, staffed, understaffed, cancelled, seconds FROM rp_ward_shift_totals
-WHERE $1::text IS NULL OR ward_id = $1 ORDER BY ward_id
+{where} ORDER BY ward_id
 """
-WARDS = """
-SELECT ward_id, first_day, last_day, watermark FROM rp_wards
-WHERE $1::text IS NULL OR ward_id = $1 ORDER BY ward_id
+# One row per ward: a digest of every total /metrics shows of it (3,321 rows instead of about
+# 100,000), so that a refresh reads and renders again only the wards whose digest changed.
+# Keep the columns in step with the queries above and with exposition.py.
+WARD_DIGESTS = """
+WITH d AS (SELECT ward_id, string_agg(concat_ws(' ', channel, field, dossiers, eligible,
+                  fully_online), ',' ORDER BY channel, field) AS t
+           FROM rp_dossier_totals GROUP BY ward_id),
+     a AS (SELECT ward_id, string_agg(concat_ws(' ', venue, outcome, assists, duration_ms, rated,
+                  satisfied), ',' ORDER BY venue, outcome) AS t
+           FROM rp_assist_totals GROUP BY ward_id),
+     h AS (SELECT ward_id, string_agg(concat_ws(' ', le, assists), ',' ORDER BY le) AS t
+           FROM rp_assist_durations GROUP BY ward_id),
+     s AS (SELECT ward_id, concat_ws(' ', scheduled, staffed, understaffed, cancelled, seconds) AS t
+           FROM rp_ward_shift_totals),
+     ids AS (SELECT ward_id FROM rp_wards UNION SELECT ward_id FROM d UNION SELECT ward_id FROM a
+             UNION SELECT ward_id FROM h UNION SELECT ward_id FROM s)
+SELECT ids.ward_id, md5(concat(d.t, '|', a.t, '|', h.t, '|', s.t)) AS digest
+FROM ids LEFT JOIN d USING (ward_id) LEFT JOIN a USING (ward_id) LEFT JOIN h USING (ward_id)
+     LEFT JOIN s USING (ward_id)
 """
 
 
@@ -83,34 +99,55 @@ class Snapshot:
     wards: dict[str, WardTotals] = field(default_factory=dict)
 
 
+@dataclass
+class TotalsRows:
+    """The rows of the totals tables for some wards (asyncpg records, read by position)."""
+
+    wards: list
+    dossiers: list
+    assists: list
+    durations: list
+    shifts: list
+
+
+async def fetch_rows(conn: asyncpg.Connection, ward_ids: list[str] | None = None) -> TotalsRows:
+    """The totals of the given wards, or of every ward (None); run it in one transaction."""
+    where, args = ("", ()) if ward_ids is None else (SOME_WARDS, (ward_ids,))
+    return TotalsRows(*[await conn.fetch(sql.format(where=where), *args) for sql in
+                        (WARDS, DOSSIER_TOTALS, ASSIST_TOTALS, DURATIONS, SHIFT_TOTALS)])
+
+
 async def read_totals(conn: asyncpg.Connection, ward_id: str | None = None) -> Snapshot:
     """Every ward's campaign totals (or one ward's), as /metrics exports them."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _read_totals(conn, ward_id)
+        rows = await fetch_rows(conn, None if ward_id is None else [ward_id])
+    return snapshot(rows)
 
 
-async def _read_totals(conn: asyncpg.Connection, ward_id: str | None) -> Snapshot:
+def snapshot(rows: TotalsRows) -> Snapshot:
+    """The wards' totals from their rows: pure, so that /metrics can run it off the event loop."""
     wards: dict[str, WardTotals] = defaultdict(WardTotals)
-    for r in await conn.fetch(WARDS, ward_id):
-        wards[r["ward_id"]]  # noqa: B018 - a known ward, even with no figures yet
-    for r in await conn.fetch(DOSSIER_TOTALS, ward_id):
-        w = wards[r["ward_id"]]
-        w.dossiers[(r["channel"], r["field"])] = r["dossiers"]
-        w.eligible += r["eligible"]
-        w.fully_online += r["fully_online"]
-        if r["channel"] == "online":
-            w.assisted_online += r["assisted"]
-    for r in await conn.fetch(ASSIST_TOTALS, ward_id):
-        w = wards[r["ward_id"]]
-        w.assists[(r["venue"], r["outcome"])] = r["assists"]
-        w.duration_ms += r["duration_ms"]
-        w.rated += r["rated"]
-        w.satisfied += r["satisfied"]
-        w.vneid_blocked += r["vneid_blocked"]
-    for r in await conn.fetch(DURATIONS, ward_id):
-        wards[r["ward_id"]].durations.append((r["le"], r["assists"]))
-    for r in await conn.fetch(SHIFT_TOTALS, ward_id):
-        w = wards[r["ward_id"]]
-        w.shifts = {s: r[s] for s in domain.SHIFT_STATUSES}
-        w.seconds = r["seconds"]
+    for (ward_id,) in rows.wards:
+        wards[ward_id]  # noqa: B018 - a known ward, even with no figures yet
+    for ward_id, channel, field_, dossiers, eligible, fully_online, assisted in rows.dossiers:
+        w = wards[ward_id]
+        w.dossiers[(channel, field_)] = dossiers
+        w.eligible += eligible
+        w.fully_online += fully_online
+        if channel == "online":
+            w.assisted_online += assisted
+    for ward_id, venue, outcome, assists, duration_ms, rated, satisfied, blocked in rows.assists:
+        w = wards[ward_id]
+        w.assists[(venue, outcome)] = assists
+        w.duration_ms += duration_ms
+        w.rated += rated
+        w.satisfied += satisfied
+        w.vneid_blocked += blocked
+    for ward_id, le, assists in rows.durations:
+        wards[ward_id].durations.append((le, assists))
+    for ward_id, scheduled, staffed, understaffed, cancelled, seconds in rows.shifts:
+        w = wards[ward_id]
+        w.shifts = dict(zip(domain.SHIFT_STATUSES, (scheduled, staffed, understaffed, cancelled),
+                            strict=True))
+        w.seconds = seconds
     return Snapshot(dict(sorted(wards.items())))

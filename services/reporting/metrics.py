@@ -1,98 +1,81 @@
-"""The cdt_* business metrics of CONTRACT.md, from a database snapshot refreshed at most every few seconds."""
+"""The cdt_* business metrics of CONTRACT.md: each ward's text kept, re-rendered when its totals change."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from prometheus_client.registry import Collector
+import asyncpg
 
-from services.reporting import domain
-from services.reporting.figures import Snapshot, read_totals
+from services.reporting import exposition, figures
 
+render = exposition.render  # the text of a whole snapshot, for tests and tools
 
-def _le(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else repr(bound)
-
-
-def build_families(snapshot: Snapshot, target_for: Callable[[str], float]) -> list[Any]:
-    """The metric families of a snapshot; labels are ward, channel, field, venue, outcome, status."""
-    dossiers = CounterMetricFamily("cdt_dossiers", "Dossiers received",
-                                   labels=["ward", "channel", "field"])
-    online = GaugeMetricFamily("cdt_online_dossier_ratio",
-                               "Online / all dossiers received, over the campaign", labels=["ward"])
-    fully = GaugeMetricFamily("cdt_fully_online_dossier_ratio",
-                              "Fully-online dossiers / dossiers of procedures eligible for it",
-                              labels=["ward"])
-    target = GaugeMetricFamily("cdt_online_dossier_target_ratio", "Target share of online dossiers",
-                               labels=["ward"])
-    assists = CounterMetricFamily("cdt_assists", "Citizens helped", labels=["ward", "venue", "outcome"])
-    duration = HistogramMetricFamily("cdt_assist_duration_seconds", "Time per assist",
-                                     labels=["ward"])
-    shifts = CounterMetricFamily("cdt_shifts", "Sessions by status", labels=["ward", "status"])
-    seconds = CounterMetricFamily("cdt_volunteer_seconds", "Checked-in volunteer time",
-                                  labels=["ward"])
-    satisfaction = GaugeMetricFamily("cdt_citizen_satisfaction_ratio",
-                                     "Share of rated assists rated 4 or 5", labels=["ward"])
-    for ward, w in snapshot.wards.items():
-        for (channel, field), n in sorted(w.dossiers.items()):
-            dossiers.add_metric([ward, channel, field], n)
-        if w.online_ratio is not None:
-            online.add_metric([ward], w.online_ratio)
-        if w.fully_online_ratio is not None:
-            fully.add_metric([ward], w.fully_online_ratio)
-        target.add_metric([ward], target_for(ward))
-        for (venue, outcome), n in sorted(w.assists.items()):
-            assists.add_metric([ward, venue, outcome], n)
-        if w.durations:
-            counts = dict(w.durations)
-            cumulative, buckets = 0, []
-            for bound in domain.DURATION_BUCKETS:
-                cumulative += counts.get(bound, 0)
-                buckets.append((_le(bound), cumulative))
-            duration.add_metric([ward], buckets, w.duration_ms / 1000)
-        for status in domain.SHIFT_STATUSES:
-            shifts.add_metric([ward, status], w.shifts[status])
-        seconds.add_metric([ward], w.volunteer_hours * 3600)
-        if w.satisfaction_ratio is not None:
-            satisfaction.add_metric([ward], w.satisfaction_ratio)
-    return [dossiers, online, fully, target, assists, duration, shifts, seconds, satisfaction]
+# Wards read and rendered at a time: the first refresh (or one after a rebuild) never holds the
+# rows of the whole country, about 100,000 records, at once.
+BATCH_WARDS = 500
 
 
-class ReportingCollector(Collector):
-    """Yields the families built at the last refresh: a scrape never touches the database."""
+class WardTexts:
+    """Every ward's lines of each family, as of the last refresh, and the exposition made of them.
 
-    def __init__(self) -> None:
-        self.families: list[Any] = build_families(Snapshot(), lambda ward: 0.8)
+    The truth is the database: another replica may have applied a ward's events, so a refresh
+    compares each ward's digest of totals (figures.WARD_DIGESTS) with the one its text was
+    rendered from, reads the rows of the wards that changed (in the same snapshot), and renders
+    only those, in a thread. With the country's 3,321 wards a refresh where a few wards changed
+    reads 3,321 short rows and renders a few wards; the first one renders them all, BATCH_WARDS
+    at a time.
+    """
 
-    def collect(self) -> Iterator[Any]:
-        yield from self.families
+    def __init__(self, target_for: Callable[[str], float]) -> None:
+        self.target_for = target_for
+        self.digests: dict[str, str] = {}
+        self.fragments: dict[str, tuple[bytes, ...]] = {}
+        self.order: list[str] = []  # ward ids, sorted
+        self.chunks: list[bytes] = exposition.chunks([])
+        self.rendered = 0  # wards rendered by the last refresh that changed something
+
+    async def refresh(self, conn: asyncpg.Connection) -> list[bytes]:
+        """The exposition's chunks; the same list object while nothing has changed."""
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            digests = dict(await conn.fetch(figures.WARD_DIGESTS))
+            changed = sorted(w for w, d in digests.items() if self.digests.get(w) != d)
+            gone = self.digests.keys() - digests.keys()
+            if not changed and not gone:
+                return self.chunks
+            fresh: dict[str, tuple[bytes, ...]] = {}
+            for i in range(0, len(changed), BATCH_WARDS):
+                rows = await figures.fetch_rows(conn, changed[i:i + BATCH_WARDS])
+                fresh.update(await asyncio.to_thread(self._render, rows))
+        await asyncio.to_thread(self._apply, digests, fresh, gone)
+        return self.chunks
+
+    def _render(self, rows: figures.TotalsRows) -> dict[str, tuple[bytes, ...]]:
+        return {ward: exposition.ward_fragments(ward, totals, self.target_for(ward))
+                for ward, totals in figures.snapshot(rows).wards.items()}
+
+    def _apply(self, digests: dict[str, str], fresh: dict[str, tuple[bytes, ...]],
+               gone: set[str]) -> None:
+        added = fresh.keys() - self.fragments.keys()
+        self.fragments.update(fresh)
+        for ward in gone:
+            self.fragments.pop(ward, None)
+        if gone or added:
+            self.order = sorted(self.fragments)
+        self.digests = digests
+        self.rendered = len(fresh)
+        self.chunks = exposition.chunks([self.fragments[w] for w in self.order])
 
 
-def render(snapshot: Snapshot, target_for: Callable[[str], float]) -> str:
-    """The /metrics text of the business metrics alone (for tests and tools)."""
-    collector = ReportingCollector()
-    collector.families = build_families(snapshot, target_for)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
-    return generate_latest(registry).decode()
+def install(runtime: Any) -> WardTexts:
+    """The ServiceSpec metrics hook: the business families join the /metrics answer."""
+    texts = WardTexts(runtime.settings.target_for)
 
-
-def install(runtime: Any) -> ReportingCollector:
-    """The ServiceSpec metrics hook: register the collector and its refresher."""
-    collector = ReportingCollector()
-    runtime.registry.register(collector)
-
-    async def refresh() -> None:
+    async def business_text() -> list[bytes]:
         async with runtime.pool.acquire() as conn:
-            snapshot = await read_totals(conn)
-        # Off the event loop like the rendering: with 3,321 wards, building the families takes
-        # about as long as rendering them, and reports waited for it.
-        collector.families = await asyncio.to_thread(build_families, snapshot,
-                                                     runtime.settings.target_for)
+            return await texts.refresh(conn)
 
-    runtime.refreshers.append(refresh)
-    return collector
+    runtime.exposition.append(business_text)
+    return texts
+

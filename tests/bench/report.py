@@ -256,11 +256,11 @@ Highest rate holding p99 < 1 s: **{_n(f['highest_read_model'])}/s to the read mo
 observation showing it: a query of reporting's `rp_dossier_totals` every 50 ms (the read model),
 and a `GET /metrics` every 100 ms parsing `cdt_dossiers_total` (what a scraper sees). Each
 ward's dossiers stay in order on one partition, so the n-th dossier of a ward is visible when
-the ward's count reaches n. **/metrics caching dominates the second column**: reporting renders
-`/metrics` at most every 2 s and serves the previous rendering while the next one is made
-(stale-while-revalidate), so a scrape shows data up to about 2 s plus one rendering old; the
-target is therefore judged on the read model, and a real Prometheus adds its scrape interval
-(15 s by default) on top of either.
+the ward's count reaches n. While `/metrics` is scraped, reporting refreshes it soon after each
+committed batch (at most every `CDT_METRICS_REFRESH_SECONDS`, 0.25 s, and never more than a
+quarter of the time) and serves the last refresh meanwhile, so the second column is the first
+plus up to one refresh interval and one scrape interval; a real Prometheus adds its own scrape
+interval (15 s by default) on top of either.
 """
 
 
@@ -311,12 +311,14 @@ def scrape_section(r: dict) -> str:
         q = f[key]
         rows.append([label, str(q["n"]), _ms(q["p50"]), _ms(q["p95"]), _ms(q["p99"]),
                      _ms(q["max"])])
+    wire = f", {_n(f['metrics_wire_bytes'] / 2**20, 1)} MB gzip-encoded on the wire" \
+        if f.get("metrics_wire_bytes") else ""
     return f"""Reporting holds {f['wards_with_data']:,} wards: the province of benchmark 1 (100
 wards, weeks of data each) plus one working day of each of {f['wards'] - 100:,} more wards
 ({f['extra_events']:,} more events, applied at {_n(f['ingest_rate'])} events/s). The database
 is {_n(f['db_bytes'] / 2**20)} MB; `/metrics` has {f['series']:,} series
-({_n(f['metrics_bytes'] / 2**20, 1)} MB). The first scrape after start, which waits for the first
-rendering, took {_s(f['first_scrape'])}.
+({_n(f['metrics_bytes'] / 2**20, 1)} MB{wire}). The first scrape after start, which waits for the
+first rendering, took {_s(f['first_scrape'])}.
 
 {table(['request', 'n', 'p50', 'p95', 'p99', 'max'], rows)}
 

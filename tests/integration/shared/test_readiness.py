@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import asyncpg
 import pytest
+from prometheus_client import CollectorRegistry
 
 from services.reporting.app import SPEC
 from shared import db
@@ -16,8 +17,9 @@ from shared.service import Runtime
 
 
 def _runtime(url: str) -> Runtime:
-    runtime = Runtime(settings=None, spec=SPEC, broker=None, registry=None,  # type: ignore[arg-type]
-                      clock=None)  # type: ignore[arg-type]
+    settings = SimpleNamespace(metrics_refresh_seconds=1.0)
+    runtime = Runtime(settings=settings, spec=SPEC, broker=None,  # type: ignore[arg-type]
+                      registry=CollectorRegistry(), clock=None)  # type: ignore[arg-type]
     runtime.database_url = url
     return runtime
 
