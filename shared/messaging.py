@@ -139,14 +139,19 @@ def _utf8_headers_only(record: ConsumerRecord) -> ConsumerRecord:
 
 
 async def parse_batch_tolerantly(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
-    """FastStream decodes every header of a batch as UTF-8 before any codec runs, and one header
-    that is not fails the whole batch, which is then neither applied nor dead-lettered (and a
-    later commit skips it). It gets the records without such headers; the codec still reads
-    them as they came, and dead-letters a record whose CloudEvents headers are not UTF-8."""
-    if not isinstance(records, tuple):
+    """FastStream's batch parser decodes every header of every record into dicts that nothing
+    here reads (the codec reads the records themselves), and one header that is not UTF-8 fails
+    the whole batch, which is then neither applied nor dead-lettered (and a later commit skips
+    it). So it parses only the first record, without such headers, and the message then carries
+    the whole batch: the codec reads every record as it came, and dead-letters a record whose
+    CloudEvents headers are not UTF-8."""
+    if not isinstance(records, tuple) or not records:
         return await original(records)
-    message = await original(tuple(_utf8_headers_only(r) for r in records))
+    first, last = records[0], records[-1]
+    message = await original((_utf8_headers_only(first),))
     message.raw_message = records
+    message.body = [r.value or b"" for r in records]
+    message.message_id = f"{first.offset}-{last.offset}-{first.timestamp}"
     return message
 
 
