@@ -79,9 +79,6 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], *, partitions: in
         await admin.close()
 
 
-DECODE_SLICE = 100  # records decoded between two yields to the event loop
-
-
 class CloudEventsCodec:
     """Broker-level decoder: CloudEvents binary mode records into event models.
 
@@ -109,26 +106,21 @@ class CloudEventsCodec:
             origin[id(event)] = record
             events.append(event)
 
-    async def _decode_records(self, msg: StreamMessage[Any],
-                              records: Sequence[ConsumerRecord]) -> list[Event]:
+    def _decode_records(self, msg: StreamMessage[Any],
+                        records: Sequence[ConsumerRecord]) -> list[Event]:
         events: list[Event] = []
         rejections: list[tuple[ConsumerRecord, RejectedMessageError]] = []
         origin: dict[int, ConsumerRecord] = {}
-        for start in range(0, len(records), DECODE_SLICE):
-            if start:
-                # Decoding a batch is milliseconds of CPU: between slices, the statements of
-                # another consumer's batch (a sibling member, the other topic) go on.
-                await asyncio.sleep(0)
-            self._decode_into(records[start:start + DECODE_SLICE], events, rejections, origin)
+        self._decode_into(records, events, rejections, origin)
         msg.rejections = rejections  # type: ignore[attr-defined]
         msg.origin = origin  # type: ignore[attr-defined]
         return events
 
     async def decode(self, msg: StreamMessage[Any]) -> Any:
-        return await self._decode_records(msg, [msg.raw_message])
+        return self._decode_records(msg, [msg.raw_message])
 
     async def decode_batch(self, msg: StreamMessage[Any]) -> list[Any]:
-        return await self._decode_records(msg, list(msg.raw_message))
+        return self._decode_records(msg, list(msg.raw_message))
 
     async def encode(self, msg: Any, serializer: Any = None) -> tuple[bytes, str | None]:
         if isinstance(msg, Event):
