@@ -130,11 +130,9 @@ class CloudEventsCodec:
     def __init__(self, codec: EventCodec) -> None:
         self._codec = codec
 
-    def _decode_records(self, msg: StreamMessage[Any],
-                        records: Sequence[ConsumerRecord]) -> list[Event]:
-        events: list[Event] = []
-        rejections: list[tuple[ConsumerRecord, RejectedMessageError]] = []
-        origin: dict[int, ConsumerRecord] = {}
+    def _decode_into(self, records: Sequence[ConsumerRecord], events: list[Event],
+                     rejections: list[tuple[ConsumerRecord, RejectedMessageError]],
+                     origin: dict[int, ConsumerRecord]) -> None:
         for record in records:
             try:
                 event = self._codec.decode(record.headers, record.value)
@@ -148,6 +146,13 @@ class CloudEventsCodec:
                 continue
             origin[id(event)] = record
             events.append(event)
+
+    def _decode_records(self, msg: StreamMessage[Any],
+                        records: Sequence[ConsumerRecord]) -> list[Event]:
+        events: list[Event] = []
+        rejections: list[tuple[ConsumerRecord, RejectedMessageError]] = []
+        origin: dict[int, ConsumerRecord] = {}
+        self._decode_into(records, events, rejections, origin)
         msg.rejections = rejections  # type: ignore[attr-defined]
         msg.origin = origin  # type: ignore[attr-defined]
         return events
@@ -180,14 +185,19 @@ def _utf8_headers_only(record: ConsumerRecord) -> ConsumerRecord:
 
 
 async def parse_batch_tolerantly(records: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
-    """FastStream decodes every header of a batch as UTF-8 before any codec runs, and one header
-    that is not fails the whole batch, which is then neither applied nor dead-lettered (and a
-    later commit skips it). It gets the records without such headers; the codec still reads
-    them as they came, and dead-letters a record whose CloudEvents headers are not UTF-8."""
-    if not isinstance(records, tuple):
+    """FastStream's batch parser decodes every header of every record into dicts that nothing
+    here reads (the codec reads the records themselves), and one header that is not UTF-8 fails
+    the whole batch, which is then neither applied nor dead-lettered (and a later commit skips
+    it). So it parses only the first record, without such headers, and the message then carries
+    the whole batch: the codec reads every record as it came, and dead-letters a record whose
+    CloudEvents headers are not UTF-8."""
+    if not isinstance(records, tuple) or not records:
         return await original(records)
-    message = await original(tuple(_utf8_headers_only(r) for r in records))
+    first, last = records[0], records[-1]
+    message = await original((_utf8_headers_only(first),))
     message.raw_message = records
+    message.body = [r.value or b"" for r in records]
+    message.message_id = f"{first.offset}-{last.offset}-{first.timestamp}"
     return message
 
 

@@ -1,10 +1,11 @@
 """The machine's limit, measured with no framework: aiokafka + pydantic + batched asyncpg.
 
 `python -m tests.bench.raw ingest ...` is the raw consumer pipeline the reporting service is
-compared with: consume a batch, validate every record with the same event models, deduplicate by
-event id (an inbox keyed by source + id), aggregate in memory, write one multi-row upsert, all in
-one transaction, then commit the offsets. It runs until SIGTERM; its progress is a row per worker
-(no row shared between workers, so two processes never wait on each other's locks).
+compared with: consume a batch, validate every record with the same event models (`EventCodec`),
+deduplicate by event id (the services' inbox key and claim, `shared/inbox.py`), aggregate in
+memory, write one multi-row upsert, all in one transaction, then commit the offsets. It runs
+until SIGTERM; its progress is a row per worker (no row shared between workers, so two processes
+never wait on each other's locks).
 
 `produce(...)` is raw batched produce: send a batch of records, then await their acks.
 """
@@ -21,20 +22,19 @@ from collections.abc import Sequence
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from shared import inbox
 from shared.events import TOPICS, EventCodec, RejectedMessageError
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS bl_inbox (source text NOT NULL, id text NOT NULL,
-                                     PRIMARY KEY (source, id));
+CREATE TABLE IF NOT EXISTS bl_inbox (key uuid PRIMARY KEY,
+                                     received_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE IF NOT EXISTS bl_counts (ward_id text NOT NULL, day date NOT NULL,
                                       type text NOT NULL, events bigint NOT NULL,
                                       PRIMARY KEY (ward_id, day, type));
 CREATE TABLE IF NOT EXISTS bl_progress (worker text PRIMARY KEY, applied bigint NOT NULL);
 """
-CLAIM = """
-INSERT INTO bl_inbox (source, id) SELECT * FROM unnest($1::text[], $2::text[])
-ON CONFLICT DO NOTHING RETURNING source, id
-"""
+# The service's inbox (shared/inbox.py): a 16-byte digest of source + id, one bytea a batch.
+CLAIM = inbox.CLAIM.replace("INSERT INTO inbox", "INSERT INTO bl_inbox")
 UPSERT = """
 INSERT INTO bl_counts AS c SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[])
 ON CONFLICT (ward_id, day, type) DO UPDATE SET events = c.events + EXCLUDED.events
@@ -79,12 +79,12 @@ async def ingest(bootstrap: str, url: str, group: str, topics: Sequence[str], wo
             if not events:
                 continue
             async with conn.transaction():
-                rows = await conn.fetch(CLAIM, [e.source for e in events], [e.id for e in events])
-                fresh = {(r["source"], r["id"]) for r in rows}
+                digests = [inbox.key(e.source, e.id) for e in events]
+                fresh = {r[0] for r in await conn.fetch(CLAIM, b"".join(digests))}
                 counts: Counter[tuple[str, object, str]] = Counter()
-                for e in events:
-                    if (e.source, e.id) in fresh:
-                        fresh.discard((e.source, e.id))
+                for e, k in zip(events, digests, strict=True):
+                    if k in fresh:
+                        fresh.discard(k)
                         counts[(e.wardid, e.time.date(), e.type)] += 1
                 keys = sorted(counts)
                 await conn.execute(UPSERT, [k[0] for k in keys], [k[1] for k in keys],

@@ -11,6 +11,7 @@ from shared.events import (
     EventCodec,
     RejectedMessageError,
     UnknownEvent,
+    envelope_from_kafka,
     roster,
 )
 from shared.events.roster import ShiftAssigned, ShiftAssignedData
@@ -115,3 +116,61 @@ def test_a_new_event_gets_a_unique_id_source_subject_and_ward_key() -> None:
     assert first.subject == "shift/s-1"
     assert first.key == b"ban-thach"
     assert first.time.utcoffset() is not None
+
+
+def _general_path(codec: EventCodec, headers: list, value: bytes) -> object:
+    """What the codec decided before it validated values in one pass: json.loads, then pydantic."""
+    try:
+        return codec.decode_envelope(envelope_from_kafka(headers, value))
+    except RejectedMessageError as exc:
+        return (exc.reason, exc.error)
+
+
+_NESTED = b"[" * 300 + b"]" * 300
+TRICKY_VALUES = {
+    "valid": json.dumps(ASSIGNED).encode(),
+    "duplicate keys (the last wins)": b'{"shift_id": "s-1", "shift_id": "s-2", '
+                                      b'"ward_id": "ban-thach", "member_id": "m-1"}',
+    "unknown field nested 300 deep": json.dumps(ASSIGNED).encode()[:-1] + b', "x": ' + _NESTED
+    + b"}",
+    "nested 20,000 deep": b"[" * 20000,
+    "NaN in an unknown field": json.dumps(ASSIGNED).encode()[:-1] + b', "x": NaN}',
+    "a UTF-8 byte order mark": b"\xef\xbb\xbf" + json.dumps(ASSIGNED).encode(),
+    "an escaped NUL": json.dumps({**ASSIGNED, "member_id": "m-\x00"}).encode(),
+    "an escaped lone surrogate": b'{"shift_id": "s-1", "ward_id": "ban-thach", '
+                                 b'"member_id": "m-\\ud800"}',
+    "an escaped surrogate pair": b'{"shift_id": "s-1", "ward_id": "ban-thach", '
+                                 b'"member_id": "m-\\ud83d\\ude00"}',
+    "a raw control character": b'{"shift_id": "s-\x01", "ward_id": "ban-thach", '
+                               b'"member_id": "m-1"}',
+    "not UTF-8": b'{"shift_id": "s-\xff", "ward_id": "ban-thach", "member_id": "m-1"}',
+    "a trailing comma": json.dumps(ASSIGNED).encode()[:-1] + b", }",
+    "trailing data": json.dumps(ASSIGNED).encode() + b"{}",
+    "an array": b"[1, 2]",
+    "a wrong type": json.dumps({**ASSIGNED, "member_id": 7}).encode(),
+    "a bad ward id": json.dumps({**ASSIGNED, "ward_id": "Bản Thạch"}).encode(),
+    "empty": b"",
+    "Vietnamese text": json.dumps({**ASSIGNED, "member_id": "Nguyễn Thị Hương"},
+                                  ensure_ascii=False).encode(),
+}
+
+
+@pytest.mark.parametrize("value", TRICKY_VALUES.values(), ids=TRICKY_VALUES)
+@pytest.mark.parametrize("header", ["none", "bad time", "no ward", "NUL in id"])
+def test_the_one_pass_decoder_decides_exactly_as_json_loads_and_validation(
+        value: bytes, header: str) -> None:
+    headers, _ = _record(ShiftAssigned.TYPE, ASSIGNED)
+    if header == "bad time":
+        headers = [(k, b"yesterday" if k == "ce_time" else v) for k, v in headers]
+    elif header == "no ward":
+        headers = [(k, v) for k, v in headers if k != "ce_wardid"]
+    elif header == "NUL in id":
+        headers = [(k, b"e-\x00" if k == "ce_id" else v) for k, v in headers]
+    codec = EventCodec(roster.EVENT_TYPES)
+    try:
+        got: object = codec.decode(headers, value)
+    except RejectedMessageError as exc:
+        got = (exc.reason, exc.error)
+    expected = _general_path(codec, headers, value)
+    assert got == expected
+    assert type(got) is type(expected)
