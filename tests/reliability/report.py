@@ -144,7 +144,8 @@ def write(run: Run, path: Path) -> None:
         lines.append(f"- {key}: {value}")
     lines += [f"- command: `make reliability` (seed {run.seed}, {len(run.ward_names)} wards"
               + (", quick" if run.quick else "") + ")",
-              f"- artifacts (service logs, broker and database logs): `{run.artifacts}`", ""]
+              f"- artifacts (service logs, broker and database logs), in the checkout that ran it: "
+              f"`{_relative(run.artifacts)}`", ""]
     path.write_text("\n".join(lines))
 
 
@@ -223,3 +224,11 @@ Not fixed (reported):
 11. After `kill -9`, a service answers HTTP within a second or two but is *ready* (consumer groups
    joined) only after 7-15 s on the embedded broker (the dead member's session, 6 s, then the
    rebalance); nothing is lost meanwhile, the figures just lag."""
+
+
+def _relative(path: Path) -> Path:
+    """A path under the repository as the repository names it (the run may be in any clone)."""
+    try:
+        return path.relative_to(Path(__file__).resolve().parents[2])
+    except ValueError:
+        return path
