@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
-import asyncpg
 import pytest
-from reporting_harness import apply_stream, fake_runtime, metrics_text, prepare, reset, tick
+from reporting_harness import apply_stream, fake_runtime, metrics_text, tick
 
 from services.reporting import rebuild
 from services.reporting.figures import read_totals
@@ -17,21 +16,6 @@ from tests.integration.reporting.simulation import TZ, expected_figures, simulat
 MONDAY = date(2025, 9, 15)
 WARD = "my-thach"
 WEEK = simulate_week(WARD, MONDAY, seed=11)
-
-
-@pytest.fixture(scope="module")
-def db_url(database_url: str) -> str:
-    url = f"{database_url}_figures"
-    prepare(url)
-    return url
-
-
-@pytest.fixture
-async def conn(db_url: str):
-    conn = await asyncpg.connect(db_url)
-    await reset(conn)
-    yield conn
-    await conn.close()
 
 
 async def _play(conn, db_url: str, clock: str, now: datetime | None = None):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
 import pytest
-from reporting_harness import apply_batch, fake_runtime, prepare, reset
+from reporting_harness import apply_batch, fake_runtime
 
 from services.reporting.report import build_report
 from shared.events.assist import (
@@ -19,21 +18,6 @@ from tests.integration.reporting.simulation import TZ
 
 WARD = "tam-thanh"
 AT = datetime(2025, 10, 6, 8, 30, tzinfo=TZ)
-
-
-@pytest.fixture(scope="module")
-def db_url(database_url: str) -> str:
-    url = f"{database_url}_links"
-    prepare(url)
-    return url
-
-
-@pytest.fixture
-async def conn(db_url: str):
-    conn = await asyncpg.connect(db_url)
-    await reset(conn)
-    yield conn
-    await conn.close()
 
 
 def _dossier(assisted: bool) -> DossierReceived:

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import asyncpg
-import pytest
-from reporting_harness import prepare, reset
+from reporting_harness import reset
 
 from services.reporting.figures import read_totals
 from services.reporting.metrics import WardTexts, render
 
 WARDS = ("bến-nghé", "đa-kao", "tân-định")
-
-
-@pytest.fixture(scope="module")
-def db_url(database_url: str) -> str:
-    url = f"{database_url}_metrics"
-    prepare(url)
-    return url
-
-
-@pytest.fixture
-async def conn(db_url: str):
-    conn = await asyncpg.connect(db_url)
-    await reset(conn)
-    yield conn
-    await conn.close()
 
 
 def target_for(ward: str) -> float:

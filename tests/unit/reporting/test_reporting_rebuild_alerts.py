@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import asyncpg
 import pytest
-from reporting_harness import apply_batch, apply_stream, fake_runtime, prepare, read_models, reset, tick
+from reporting_harness import apply_batch, apply_stream, fake_runtime, read_models, reset, tick
 
 from services.reporting import alerts, rebuild, sessions
 from services.reporting.app import SPEC
@@ -33,21 +33,6 @@ TUESDAY_FIRST = next(e for e in WEEK.assist if data_time(e).astimezone(TZ).date(
 # Tuesday's first event is in); Tuesday's sessions are still to come.
 NOW = datetime.combine(MONDAY + timedelta(days=1), datetime.min.time(), TZ) + timedelta(minutes=30)
 APPLIES = {c.topic: (c.apply, c.event_types) for c in SPEC.consumes}
-
-
-@pytest.fixture(scope="module")
-def db_url(database_url: str) -> str:
-    url = f"{database_url}_rebuild_alerts"
-    prepare(url)
-    return url
-
-
-@pytest.fixture
-async def conn(db_url: str):
-    conn = await asyncpg.connect(db_url)
-    await reset(conn)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture
