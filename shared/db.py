@@ -71,10 +71,15 @@ async def ensure_database(url: str) -> None:
         await admin.close()
 
 
+CONNECT_TIMEOUT = 10.0
+
+
 async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """A connection pool on an existing database."""
+    # A connection attempt gives up after 10 s (asyncpg's default is 60): one made while the
+    # network drops packets would otherwise wait out TCP's SYN retries after the network is back.
     pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,
-                                     command_timeout=60)
+                                     command_timeout=60, timeout=CONNECT_TIMEOUT)
     assert pool is not None
     return pool
 
