@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import math
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -330,8 +331,14 @@ def province_records(wards: Sequence[WardProfile], start: date, end: date, *,
     """Every ward's roster events, then their days interleaved (day 1 of every ward, day 2...),
     until `limit` events or `days` working days; the campaign is planned from start to end."""
     volume = volume if volume is not None else Volume()
+    for event in itertools.islice(_province_events(wards, start, end, days, volume), limit):
+        volume.add(event)
+        yield record(event)
+
+
+def _province_events(wards: Sequence[WardProfile], start: date, end: date, days: int | None,
+                     volume: Volume) -> Iterator[Event]:
     plans = {w.ward_id: plan_campaign(w, start, end) for w in wards}
-    produced = 0
     for w in wards:
         plan = plans[w.ward_id]
         if days is not None:  # only the sessions of the days played
@@ -340,12 +347,7 @@ def province_records(wards: Sequence[WardProfile], start: date, end: date, *,
             sessions = tuple(s for s in plan.sessions if s.date in keep)
             plan = Plan(sessions, {s.shift_id: plan.assignments[s.shift_id] for s in sessions}, ())
             plans[w.ward_id] = plan
-        for event in roster_events(w, plan):
-            volume.add(event)
-            produced += 1
-            yield record(event)
-            if limit is not None and produced >= limit:
-                return
+        yield from roster_events(w, plan)
     volume.wards = len(wards)
     calendars = [campaign(w, planned_shifts(plans[w.ward_id])) for w in wards]
     played = 0
@@ -358,12 +360,7 @@ def province_records(wards: Sequence[WardProfile], start: date, end: date, *,
             if day is None:
                 continue
             alive.append((w, calendar))
-            for event in day_events(w, day):
-                volume.add(event)
-                produced += 1
-                yield record(event)
-                if limit is not None and produced >= limit:
-                    return
+            yield from day_events(w, day)
         wards = [w for w, _ in alive]
         calendars = [c for _, c in alive]
 

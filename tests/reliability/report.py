@@ -117,24 +117,11 @@ def write(run: Run, path: Path) -> None:
             lines.append(f"  - note ({r.name}): {_cell(note)}")
         if r.mismatches:
             lines.append(f"  - **mismatches ({r.name})**: {_cell(str(r.mismatches))}")
-    lines += ["", "## Bad input at volume", ""]
-    if run.fuzz:
-        for key, value in run.fuzz.items():
-            lines.append(f"- {key}: {value}")
-    else:
-        lines.append("- not run")
-    lines += ["", "## Security", ""]
-    if run.security:
-        for key, value in run.security.items():
-            lines.append(f"- {key}: {value}")
-    else:
-        lines.append("- not run")
-    lines += ["", "## Personal data scan", ""]
-    if run.pii:
-        for key, value in run.pii.items():
-            lines.append(f"- {key}: {value}")
-    else:
-        lines.append("- not run")
+    for title, section in (("Bad input at volume", run.fuzz), ("Security", run.security),
+                           ("Personal data scan", run.pii)):
+        lines += ["", f"## {title}", ""]
+        lines += [f"- {key}: {value}" for key, value in section.items()] if section else [
+            "- not run"]
     lines += ["", "## What a Kafka restart without replication loses", "",
               KAFKA_LOSS, "", "## Defects this suite found", "", FINDINGS, ""]
     if run.failures:
