@@ -66,8 +66,12 @@ def kafka_security(settings: CommonSettings) -> BaseSecurity | None:
 
 def kafka_options(settings: CommonSettings) -> dict[str, Any]:
     """The aiokafka keyword arguments (bootstrap, TLS, SASL) of a producer, consumer or admin."""
-    return {"bootstrap_servers": settings.kafka_bootstrap,
-            **parse_security(kafka_security(settings))}
+    return {"bootstrap_servers": settings.kafka_bootstrap, **security_options(settings)}
+
+
+def security_options(settings: CommonSettings) -> dict[str, Any]:
+    """The aiokafka keyword arguments of TLS and SASL alone (the CA file is read each call)."""
+    return parse_security(kafka_security(settings))
 
 
 def create_broker(settings: CommonSettings, *, service: str,
@@ -130,9 +134,11 @@ class CloudEventsCodec:
     def __init__(self, codec: EventCodec) -> None:
         self._codec = codec
 
-    def _decode_into(self, records: Sequence[ConsumerRecord], events: list[Event],
-                     rejections: list[tuple[ConsumerRecord, RejectedMessageError]],
-                     origin: dict[int, ConsumerRecord]) -> None:
+    def _decode_records(self, msg: StreamMessage[Any],
+                        records: Sequence[ConsumerRecord]) -> list[Event]:
+        events: list[Event] = []
+        rejections: list[tuple[ConsumerRecord, RejectedMessageError]] = []
+        origin: dict[int, ConsumerRecord] = {}
         for record in records:
             try:
                 event = self._codec.decode(record.headers, record.value)
@@ -146,13 +152,6 @@ class CloudEventsCodec:
                 continue
             origin[id(event)] = record
             events.append(event)
-
-    def _decode_records(self, msg: StreamMessage[Any],
-                        records: Sequence[ConsumerRecord]) -> list[Event]:
-        events: list[Event] = []
-        rejections: list[tuple[ConsumerRecord, RejectedMessageError]] = []
-        origin: dict[int, ConsumerRecord] = {}
-        self._decode_into(records, events, rejections, origin)
         msg.rejections = rejections  # type: ignore[attr-defined]
         msg.origin = origin  # type: ignore[attr-defined]
         return events

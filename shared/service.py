@@ -37,8 +37,8 @@ from shared.messaging import (
     create_producer,
     ensure_topics,
     group_id,
-    kafka_options,
     parse_batch_tolerantly,
+    security_options,
 )
 from shared.metrics import DeliveryCollector, read_delivery_stats
 from shared.outbox import OutboxRelay
@@ -265,8 +265,10 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
     topics = [t for t in [spec.topic] if t] + [c.topic for c in spec.consumes]
     topics += [dead_letter_topic(c.topic) for c in spec.consumes]
 
+    security = security_options(settings)  # read once: recreate_topics runs after broker losses
+
     async def recreate_topics() -> None:
-        await ensure_topics(settings.kafka_bootstrap or "", topics, **kafka_options(settings),
+        await ensure_topics(settings.kafka_bootstrap or "", topics, **security,
                             partitions=settings.kafka_partitions,
                             replication_factor=settings.kafka_replication_factor)
 
