@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import logging
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -244,17 +245,56 @@ class BatchConsumer:
 
     Permanent failures go to the dead-letter topic and the batch goes on; transient ones
     (database or broker away) are retried with capped exponential back-off, committing nothing.
+
+    Pipelined: `consume` starts a batch's transaction and returns, so the next batch is fetched
+    and decoded while PostgreSQL works on this one; the next `consume` waits for it before its
+    own transaction starts, so batches are still applied one at a time and in order. Each batch
+    then commits the offsets of its own records (not the consumer's position, which is already
+    past the next batch). A batch that fails with a bug is handed back (its partitions rewound
+    to its first records); the batch fetched meanwhile is handed back with it, never applied.
     """
 
     def __init__(self, *, service: str, pool: asyncpg.Pool, dead_letters: DeadLetters,
-                 apply: ApplyBatch, max_backoff: float = 10.0) -> None:
+                 apply: ApplyBatch, max_backoff: float = 10.0,
+                 on_committed: Callable[[], None] | None = None) -> None:
         self._service = service
         self._pool = pool
         self._dead_letters = dead_letters
         self._apply = apply
         self._max_backoff = max_backoff
+        self._on_committed = on_committed
+        self._inflight: asyncio.Task[bool] | None = None
+        self._rewound: dict[TopicPartition, int] = {}  # where the last failed batch rewound to
+        self._draining = False
 
     async def consume(self, events: list[Event], message: StreamMessage[Any]) -> None:
+        previous, self._inflight = self._inflight, None
+        if previous is not None and not await asyncio.shield(previous):
+            # Fetched before the failed batch rewound its partitions: rewind this one's too.
+            self._rewind(message, keep=self._rewound)
+            return
+        # In a context of its own: asyncpg arms 300 s timers (idle pool connections, cached
+        # statements) that keep the context they were armed in, and FastStream's context holds
+        # the whole batch, so every batch would otherwise stay in memory for minutes.
+        task = asyncio.create_task(self._settle(events, message), context=contextvars.Context())
+        if self._draining or not isinstance(getattr(message, "consumer", None),
+                                            AIOKafkaConsumer):
+            # Stopping, or a test broker delivering inline: nothing is fetched meanwhile.
+            await asyncio.shield(task)
+        else:
+            self._inflight = task
+
+    async def drain(self) -> None:
+        """Finish the batch in flight (before the broker stops its consumers)."""
+        self._draining = True
+        while (task := self._inflight) is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
+            if self._inflight is task:
+                self._inflight = None
+
+    async def _settle(self, events: list[Event], message: StreamMessage[Any]) -> bool:
+        """Apply the batch and commit its offsets; False when it was handed back."""
         rejections = list(getattr(message, "rejections", []))
         origin: dict[int, ConsumerRecord] = getattr(message, "origin", {})
         known = [e for e in events if not isinstance(e, UnknownEvent)]
@@ -265,7 +305,7 @@ class BatchConsumer:
                 if rejections:
                     await self._dead_letters.send(rejections)
                     rejections = []
-                await self._apply_once(known, reasons)
+                await self._transaction(known, reasons)
                 break
             except RuleViolationError as violation:
                 known = [e for e in known if e is not violation.event]
@@ -280,17 +320,45 @@ class BatchConsumer:
                 # A bug, not the message's fault: hand the batch back rather than lose it.
                 log.exception("%s: batch failed; it will be redelivered", self._service)
                 await asyncio.sleep(backoff)
-                await message.nack()
-                return
+                self._rewound = {}
+                self._rewind(message, keep={})
+                return False
         failpoints.hit("consumer_after_commit")
-        await message.ack()
+        await self._commit(message)
+        if self._on_committed is not None:
+            self._on_committed()
+        return True
 
-    async def _apply_once(self, events: list[Event], rejected_reasons: list[str]) -> None:
-        # In a context of its own: asyncpg arms 300 s timers (idle pool connections, cached
-        # statements) that keep the context they were armed in, and FastStream's context holds
-        # the whole batch, so every batch would otherwise stay in memory for minutes.
-        await asyncio.create_task(self._transaction(events, rejected_reasons),
-                                  context=contextvars.Context())
+    async def _commit(self, message: StreamMessage[Any]) -> None:
+        consumer = getattr(message, "consumer", None)
+        if not isinstance(consumer, AIOKafkaConsumer):
+            await message.ack()  # a test broker's message
+            return
+        offsets = {tp: offset + 1 for tp, offset in _offsets(message, max).items()}
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            # Applied and in the inbox: if these records come again (their partitions moved to
+            # another replica, or this one restarts), they are skipped there.
+            log.warning("%s: offsets not committed (%s); a redelivery would be skipped",
+                        self._service, type(exc).__name__)
+
+    def _rewind(self, message: StreamMessage[Any], *, keep: dict[TopicPartition, int]) -> None:
+        """Seek the batch's partitions back to its first records (except those in `keep`,
+        already rewound further back), so that the batch is fetched again."""
+        consumer = getattr(message, "consumer", None)
+        if not isinstance(consumer, AIOKafkaConsumer):
+            return
+        for tp, offset in _offsets(message, min).items():
+            if tp in keep:
+                continue
+            try:
+                consumer.seek(tp, offset)
+            except KafkaError as exc:  # the partition was revoked: its new owner reads it
+                log.warning("%s: %s[%d] not rewound (%s)", self._service, tp.topic,
+                            tp.partition, type(exc).__name__)
+                continue
+            self._rewound[tp] = offset
 
     async def _transaction(self, events: list[Event], rejected_reasons: list[str]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -298,3 +366,14 @@ class BatchConsumer:
             if fresh:
                 await self._apply(conn, fresh)
             await stats.count_events(conn, fresh, rejected_reasons)
+
+
+def _offsets(message: StreamMessage[Any], pick: Callable[[int, int], int]
+             ) -> dict[TopicPartition, int]:
+    """Per partition of the batch, the first (`min`) or last (`max`) record's offset."""
+    raw = message.raw_message
+    offsets: dict[TopicPartition, int] = {}
+    for record in raw if isinstance(raw, tuple | list) else (raw,):
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = pick(offsets[tp], record.offset) if tp in offsets else record.offset
+    return offsets
