@@ -372,8 +372,9 @@ def _offsets(message: StreamMessage[Any], pick: Callable[[int, int], int]
              ) -> dict[TopicPartition, int]:
     """Per partition of the batch, the first (`min`) or last (`max`) record's offset."""
     raw = message.raw_message
-    offsets: dict[TopicPartition, int] = {}
+    offsets: dict[tuple[str, int], int] = {}
     for record in raw if isinstance(raw, tuple | list) else (raw,):
-        tp = TopicPartition(record.topic, record.partition)
-        offsets[tp] = pick(offsets[tp], record.offset) if tp in offsets else record.offset
-    return offsets
+        key, offset = (record.topic, record.partition), record.offset
+        known = offsets.get(key)
+        offsets[key] = offset if known is None else pick(known, offset)
+    return {TopicPartition(*key): offset for key, offset in offsets.items()}

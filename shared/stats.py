@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -29,10 +29,30 @@ READ_COUNTS = "SELECT kind, label, count FROM event_counts"
 READ_LAG = "SELECT le, count, sum FROM event_lag ORDER BY le"
 
 
+def lag_histogram(times: Sequence[datetime], now: datetime) -> tuple[list[int], float]:
+    """Per LAG_BUCKETS bound, how many events first fit under it (lag = now - event time, a
+    negative one counted as 0), and the lags' sum in seconds.
+
+    One sort and a bisection per bound instead of arithmetic per event: lag <= le is
+    time >= now - le."""
+    ordered = sorted(times)
+    n = len(ordered)
+    buckets = []
+    below = 0  # events with a lag under the previous bound
+    for le in LAG_BUCKETS[:-1]:
+        within = n - bisect_left(ordered, now - timedelta(seconds=le))
+        buckets.append(within - below)
+        below = within
+    buckets.append(n - below)
+    past = ordered[:bisect_right(ordered, now)]
+    return buckets, sum((now - t for t in past), timedelta()).total_seconds()
+
+
 async def count_events(conn: asyncpg.Connection, applied: Sequence[Event],
                        rejected_reasons: Sequence[str]) -> None:
     """Count a batch's applied events (by type, with their lag) and rejections (by reason)."""
-    counts = Counter(("processed", e.type) for e in applied)
+    types = Counter(e.type for e in applied)
+    counts = Counter({("processed", kind): n for kind, n in types.items()})
     counts.update(("rejected", reason) for reason in rejected_reasons)
     if not counts:
         return
@@ -40,13 +60,8 @@ async def count_events(conn: asyncpg.Connection, applied: Sequence[Event],
     await conn.execute(UPSERT_COUNTS, [k for k, _ in keys], [label for _, label in keys],
                        [counts[k] for k in keys])
     if applied:
-        now = datetime.now(UTC)
-        buckets = [0] * len(LAG_BUCKETS)  # non-cumulative here; summed when exported
-        total = 0.0
-        for event in applied:
-            lag = max((now - event.time).total_seconds(), 0.0)
-            total += lag
-            buckets[bisect_left(LAG_BUCKETS, lag)] += 1  # the first bucket with lag <= le
+        # non-cumulative here; summed when exported
+        buckets, total = lag_histogram([e.time for e in applied], datetime.now(UTC))
         sums = [0.0] * len(LAG_BUCKETS)
         sums[-1] = total
         await conn.execute(UPSERT_LAG, list(LAG_BUCKETS), buckets, sums)
