@@ -15,6 +15,7 @@ import uvicorn
 
 from cdt import infra
 from cdt.output import console, fail
+from shared import allocator
 from shared.config import DEFAULT_PORTS, SERVICES, CommonSettings, ConfigError, load_settings
 
 SETTINGS_CLASSES = {
@@ -48,6 +49,7 @@ def serve(service: str) -> None:
     # serves and raises it again once it has shut down; the handler below then unwinds, and the
     # process ends by SIGTERM as before (its exit status says so).
     signal.signal(signal.SIGTERM, _raise_terminated)
+    allocator.fix_mmap_threshold()  # before the service allocates its first fetch buffers
     try:
         _serve(service)
     except _Terminated:

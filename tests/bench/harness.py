@@ -252,6 +252,12 @@ class RssSampler:
         self._procs: dict[str, psutil.Process] = {}
         self._task: asyncio.Task | None = None
         self.events = 0
+        self.marks: dict[str, dict[str, int]] = {}  # label -> name -> index of a sample
+
+    def mark(self, label: str) -> None:
+        """Take a sample now and remember it under `label` (for `summary(growth=...)`)."""
+        self.sample()
+        self.marks[label] = {name: len(s) - 1 for name, s in self.samples.items() if s}
 
     def watch(self, name: str, pid: int) -> None:
         self._procs[name] = psutil.Process(pid)
@@ -282,9 +288,14 @@ class RssSampler:
             self._task.cancel()
         self.sample()
 
-    def summary(self) -> dict[str, dict[str, Any]]:
+    def summary(self, growth: tuple[str, str] | None = None) -> dict[str, dict[str, Any]]:
         """Per process: peak MB, MB at half and at the end of the events processed, growth, and
-        CPU seconds spent from the first event processed to the last."""
+        CPU seconds spent from the first event processed to the last.
+
+        Growth is what the events processed leave behind, read at a steady load: from half-way
+        to the end of the events when the whole run is at one load (a backlog applied at full
+        speed); a benchmark whose load changes on the way names two marks taken during a phase
+        of steady load instead (`growth=(start, end)`). RSS at every mark is in `marks`."""
         result = {}
         for name, samples in self.samples.items():
             if not samples:
@@ -303,9 +314,17 @@ class RssSampler:
                 half = samples[len(samples) // 2][1]
                 end = samples[-1][1]
                 cpu, cpu_events = samples[-1][3] - samples[0][3], 0
+            before, after, over = half, end, "half-way and end of the events"
+            if growth is not None:
+                early, late = (self.marks[label][name] for label in growth)
+                before, after, over = samples[early][1], samples[late][1], " and ".join(growth)
             step = max(1, len(samples) // 120)
             result[name] = {"peak_mb": peak, "half_mb": half, "end_mb": end,
-                            "growth_mb": end - half, "events": total, "samples": len(samples),
+                            "growth_from_mb": before, "growth_to_mb": after,
+                            "growth_mb": after - before, "growth_over": over,
+                            "marks": {label: samples[at[name]][1]
+                                      for label, at in self.marks.items() if name in at},
+                            "events": total, "samples": len(samples),
                             "first_mb": samples[0][1],
                             "median_mb": statistics.median(mb for _, mb, _, _ in samples),
                             "cpu_seconds": cpu,
