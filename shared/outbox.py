@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ _RELAY_LOCK = 0x0CD7_0002  # one active relay per database keeps each key's even
 
 INSERT = """
 INSERT INTO outbox (topic, key, value, headers, event_id, event_type)
-SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::jsonb[], $5::text[], $6::text[])
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[], $4::bytea[], $5::text[], $6::text[])
 """
 TRY_LOCK = "SELECT pg_try_advisory_lock($1)"  # held by the relay's session, not a transaction
 UNLOCK = "SELECT pg_advisory_unlock($1)"
@@ -50,11 +49,25 @@ async def add(conn: asyncpg.Connection, topic: str, events: Sequence[Event]) -> 
         [topic] * len(events),
         [key for key, _, _ in encoded],
         [value for _, value, _ in encoded],
-        [json.dumps([[n, v.decode()] for n, v in headers]) for _, _, headers in encoded],
+        [pack_headers(headers) for _, _, headers in encoded],
         [e.id for e in events],
         [e.type for e in events],
     )
     await conn.execute(f"NOTIFY {CHANNEL}")
+
+
+def pack_headers(headers: Sequence[tuple[str, bytes]]) -> bytes:
+    """Headers as the outbox keeps them: names and values joined by NUL bytes, in order."""
+    packed = b"\0".join(part for name, value in headers for part in (name.encode(), value))
+    if packed.count(b"\0") != max(2 * len(headers) - 1, 0):
+        raise ValueError("a header name or value holds a NUL byte")
+    return packed
+
+
+def unpack_headers(packed: bytes) -> list[tuple[str, bytes]]:
+    """The producer's headers from the outbox's: one split, no per-row JSON decoding."""
+    parts = packed.split(b"\0")  # no header: b"" splits into [b""], paired with nothing
+    return list(zip(map(bytes.decode, parts[::2]), parts[1::2], strict=False))
 
 
 async def republish(conn: asyncpg.Connection, since: datetime) -> int:
@@ -175,7 +188,7 @@ class OutboxRelay:
                     for r in rows:
                         acks.append(await self._producer.send(
                             r["topic"], r["value"], key=r["key"],
-                            headers=[(n, v.encode()) for n, v in json.loads(r["headers"])]))
+                            headers=unpack_headers(r["headers"])))
                     await asyncio.gather(*acks)
                     failpoints.hit("relay_after_publish")
                     if marking is not None:

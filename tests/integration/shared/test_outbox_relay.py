@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -212,3 +213,27 @@ async def test_a_stopped_relay_gives_the_lock_back(pool) -> None:
             await _all_sent(pool)
             assert await admin.fetchval(LOCK_HOLDER, outbox._RELAY_LOCK) is not None
         assert await admin.fetchval(LOCK_HOLDER, outbox._RELAY_LOCK) is None
+
+
+async def test_an_outbox_of_json_headers_migrates_and_its_rows_keep_their_headers(
+        fresh_database_url: str) -> None:
+    url = fresh_database_url + "_headers"
+    await db.ensure_database(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await db.migrate(conn, [m for m in SHARED_MIGRATIONS if m.version <= 2])
+        events = _events(0, 3)
+        await conn.executemany(  # as outbox.add wrote them before 003
+            "INSERT INTO outbox (topic, key, value, headers, event_id, event_type) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            [(TOPIC, key, value, json.dumps([[n, v.decode()] for n, v in headers]), e.id, e.type)
+             for e in events for key, value, headers in [e.to_kafka()]])
+        await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = 1")
+
+        assert await db.migrate(conn, SHARED_MIGRATIONS) == ["003_outbox_headers.sql"]
+        rows = await conn.fetch("SELECT headers, sent_at IS NULL AS unsent FROM outbox ORDER BY id")
+        assert [outbox.unpack_headers(r["headers"]) for r in rows] == [
+            e.to_kafka()[2] for e in events]
+        assert [r["unsent"] for r in rows] == [False, True, True]
+    finally:
+        await conn.close()
