@@ -29,8 +29,9 @@ async def test_an_inbox_of_text_keys_migrates_and_keeps_what_it_had_claimed(
         await conn.executemany("INSERT INTO inbox (source, id, received_at) VALUES ($1, $2, $3)",
                                [(e.source, e.id, claimed_at) for e in old])
 
-        assert await db.migrate(conn, SHARED_MIGRATIONS) == ["002_inbox_key.sql"]
-        assert await db.migrate(conn, SHARED_MIGRATIONS) == []  # re-running is a no-op
+        up_to_inbox_key = [m for m in SHARED_MIGRATIONS if m.version <= 2]
+        assert await db.migrate(conn, up_to_inbox_key) == ["002_inbox_key.sql"]
+        assert await db.migrate(conn, up_to_inbox_key) == []  # re-running is a no-op
         kept = await conn.fetch("SELECT received_at FROM inbox")
         assert [r["received_at"] for r in kept] == [claimed_at] * 3
 
