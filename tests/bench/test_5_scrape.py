@@ -61,9 +61,15 @@ async def scrape(http: httpx.AsyncClient, n: int, every: float, sizes: list[int]
 
 
 async def test_metrics_and_report_with_the_country(province: Province, services, country,
-                                                   results: dict) -> None:
+                                                   make_infra, results: dict) -> None:
     infra = province.infra
     prefix = province.ingested_prefix or infra.database_url + "_country"
+    if province.ingested_prefix:
+        # The province is in that database already: the other wards go to a broker of their
+        # own. On the province's broker, benchmark 1's two replicas leave the embedded broker's
+        # consumer group stuck in their generation: a new member joins, is never assigned
+        # partitions, and the run waited for ever (seen in full runs; see analysis.md).
+        infra, _ = make_infra("country")
     url = db.service_database_url(prefix, "reporting")
     others = country[national.PROVINCE_WARDS:max(national.PROVINCE_WARDS + 20,
                                                   round(national.COUNTRY_WARDS * SCALE))]
