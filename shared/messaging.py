@@ -229,6 +229,8 @@ class DeadLetters:
 
 
 ApplyBatch = Callable[[asyncpg.Connection, list[Event]], Awaitable[None]]
+PrepareBatch = Callable[[list[Event]], Any]
+WriteBatch = Callable[[asyncpg.Connection, Any], Awaitable[None]]
 
 
 class RuleViolationError(Exception):
@@ -252,15 +254,24 @@ class BatchConsumer:
     then commits the offsets of its own records (not the consumer's position, which is already
     past the next batch). A batch that fails with a bug is handed back (its partitions rewound
     to its first records); the batch fetched meanwhile is handed back with it, never applied.
+
+    With `prepare` and `write` (`apply` split in two: `write(conn, prepare(events))` does what
+    `apply(conn, events)` does), a batch's rows are built from its events before the previous
+    batch has committed, and its transaction only claims the events and writes the rows. The
+    rows are built again from the fresh events when the inbox held some of them already.
     """
 
     def __init__(self, *, service: str, pool: asyncpg.Pool, dead_letters: DeadLetters,
                  apply: ApplyBatch, max_backoff: float = 10.0,
-                 on_committed: Callable[[], None] | None = None) -> None:
+                 on_committed: Callable[[], None] | None = None,
+                 prepare: PrepareBatch | None = None, write: WriteBatch | None = None) -> None:
+        assert (prepare is None) == (write is None), "prepare and write come together"
         self._service = service
         self._pool = pool
         self._dead_letters = dead_letters
         self._apply = apply
+        self._prepare = prepare
+        self._write = write
         self._max_backoff = max_backoff
         self._on_committed = on_committed
         self._inflight: asyncio.Task[bool] | None = None
@@ -268,6 +279,8 @@ class BatchConsumer:
         self._draining = False
 
     async def consume(self, events: list[Event], message: StreamMessage[Any]) -> None:
+        known = [e for e in events if not isinstance(e, UnknownEvent)]
+        prepared = self._prepared(known)  # while the previous batch is in PostgreSQL
         previous, self._inflight = self._inflight, None
         if previous is not None and not await asyncio.shield(previous):
             # Fetched before the failed batch rewound its partitions: rewind this one's too.
@@ -276,7 +289,8 @@ class BatchConsumer:
         # In a context of its own: asyncpg arms 300 s timers (idle pool connections, cached
         # statements) that keep the context they were armed in, and FastStream's context holds
         # the whole batch, so every batch would otherwise stay in memory for minutes.
-        task = asyncio.create_task(self._settle(events, message), context=contextvars.Context())
+        task = asyncio.create_task(self._settle(known, prepared, message),
+                                   context=contextvars.Context())
         if self._draining or not isinstance(getattr(message, "consumer", None),
                                             AIOKafkaConsumer):
             # Stopping, or a test broker delivering inline: nothing is fetched meanwhile.
@@ -293,11 +307,21 @@ class BatchConsumer:
             if self._inflight is task:
                 self._inflight = None
 
-    async def _settle(self, events: list[Event], message: StreamMessage[Any]) -> bool:
+    def _prepared(self, events: list[Event]) -> Any:
+        """The batch's rows (`prepare`), or None: then the transaction builds them (and a bug
+        in building them hands the batch back there)."""
+        if self._prepare is None or not events:
+            return None
+        try:
+            return self._prepare(events)
+        except Exception:  # noqa: BLE001 - raised again inside the transaction, handled there
+            return None
+
+    async def _settle(self, known: list[Event], prepared: Any,
+                      message: StreamMessage[Any]) -> bool:
         """Apply the batch and commit its offsets; False when it was handed back."""
         rejections = list(getattr(message, "rejections", []))
         origin: dict[int, ConsumerRecord] = getattr(message, "origin", {})
-        known = [e for e in events if not isinstance(e, UnknownEvent)]
         reasons = [exc.reason for _, exc in rejections]
         backoff = 0.2
         while True:
@@ -305,10 +329,11 @@ class BatchConsumer:
                 if rejections:
                     await self._dead_letters.send(rejections)
                     rejections = []
-                await self._transaction(known, reasons)
+                await self._transaction(known, prepared, reasons)
                 break
             except RuleViolationError as violation:
                 known = [e for e in known if e is not violation.event]
+                prepared = None
                 rejections = [(origin[id(violation.event)], violation.rejection)]
                 reasons.append(violation.rejection.reason)
             except TRANSIENT_ERRORS as exc:
@@ -360,10 +385,15 @@ class BatchConsumer:
                 continue
             self._rewound[tp] = offset
 
-    async def _transaction(self, events: list[Event], rejected_reasons: list[str]) -> None:
+    async def _transaction(self, events: list[Event], prepared: Any,
+                           rejected_reasons: list[str]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             fresh = await inbox.claim(conn, events)
-            if fresh:
+            if fresh and self._write is not None and self._prepare is not None:
+                if prepared is None or len(fresh) < len(events):
+                    prepared = self._prepare(fresh)  # some were applied before
+                await self._write(conn, prepared)
+            elif fresh:
                 await self._apply(conn, fresh)
             await stats.count_events(conn, fresh, rejected_reasons)
 

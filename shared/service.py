@@ -72,6 +72,11 @@ class Consumes:
     topic: str
     event_types: tuple[type[Event], ...]
     apply: Callable[[Runtime, asyncpg.Connection, list[Event]], Awaitable[None]]
+    # Optionally `apply` in two steps, `write(runtime, conn, prepare(events))`: `prepare` builds
+    # a batch's rows from its events alone (pure, no database), so the consumer runs it before
+    # the previous batch has committed, and the transaction only writes the rows.
+    prepare: Callable[[list[Event]], Any] | None = None
+    write: Callable[[Runtime, asyncpg.Connection, Any], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -255,8 +260,24 @@ def _freeze_startup_objects() -> None:
         gc.freeze()
 
 
-async def _start_broker(runtime: Runtime) -> None:
-    await runtime.broker.start()
+JOIN_WARNING_SECONDS = 60.0
+
+
+async def _start_broker(runtime: Runtime, warn_every: float = JOIN_WARNING_SECONDS) -> None:
+    """Start the subscribers: each joins its consumer group and waits for its partitions. A
+    join that takes minutes (a broker that never completes the group's rebalance) is said in
+    the log every `warn_every` seconds, besides /readyz answering 503."""
+    start = asyncio.ensure_future(runtime.broker.start())
+    waited = 0.0
+    try:
+        while not (await asyncio.wait({start}, timeout=warn_every))[0]:
+            waited += warn_every
+            log.warning("%s: consumer groups not joined after %.0f s (no partitions assigned "
+                        "yet); check the broker (%s)", runtime.service, waited,
+                        runtime.settings.kafka_bootstrap)
+    finally:
+        start.cancel()  # stopping meanwhile: no-op once it is done
+    start.result()
     runtime.broker_started = True
     log.info("%s service started", runtime.service)
 
@@ -296,6 +317,9 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
         runtime.consumers[consumes.topic] = BatchConsumer(
             service=spec.name, pool=runtime.pool, dead_letters=dead_letters,
             apply=lambda conn, events, c=consumes: c.apply(runtime, conn, events),
+            prepare=consumes.prepare,
+            write=None if consumes.write is None else (
+                lambda conn, rows, c=consumes: c.write(runtime, conn, rows)),  # type: ignore[misc]
             on_committed=runtime.metrics.changed)  # /metrics shows it within a refresh
     delivery = DeliveryCollector(spec.name)
     runtime.registry.register(delivery)

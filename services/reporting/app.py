@@ -4,18 +4,19 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.reporting import alerts, metrics, pages
+from services.reporting import alerts, handlers, metrics, pages
 from services.reporting.api import router
 from services.reporting.config import ReportingSettings
-from services.reporting.handlers import apply_assist, apply_roster
 from services.reporting.rebuild import Rebuilder
 from shared.config import load_settings
 from shared.events import assist, reporting, roster
 from shared.service import Consumes, Runtime, ServiceSpec, create_service_app, utc_now
 
 CONSUMES = (
-    Consumes(roster.TOPIC, roster.EVENT_TYPES, apply_roster),
-    Consumes(assist.TOPIC, assist.EVENT_TYPES, apply_assist),
+    Consumes(roster.TOPIC, roster.EVENT_TYPES, handlers.apply_roster,
+             prepare=handlers.roster_rows, write=handlers.write_roster),
+    Consumes(assist.TOPIC, assist.EVENT_TYPES, handlers.apply_assist,
+             prepare=handlers.assist_rows, write=handlers.write_assist),
 )
 
 

@@ -1,7 +1,12 @@
-"""Applying batches of roster and assist events to the read models: a few statements per batch."""
+"""Applying batches of roster and assist events to the read models: a few statements per batch.
+
+Each topic's apply is two steps: `*_rows` builds the batch's rows from its events alone (pure,
+run by the consumer before the previous batch has committed), `write_*` writes them in the
+batch's transaction."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -30,8 +35,20 @@ async def _touch_days(conn: asyncpg.Connection, days: dict[str, list[date]],
     await store.execute_rows(conn, store.INSERT_WARD_DAYS, pairs, 2)
 
 
-async def apply_roster(runtime: Any, conn: asyncpg.Connection, events: list[Event]) -> None:
-    """Teams, members, sessions, assignments and cancellations; then the touched sessions."""
+@dataclass(frozen=True)
+class RosterRows:
+    touched: list[tuple[str, str]]
+    teams: list[tuple]
+    members: list[tuple]
+    deactivated: list[tuple[str, str]]
+    shifts: list[tuple]
+    cancelled: list[tuple[str, str]]
+    assignments: list[tuple]
+    days: dict[str, list[date]]
+
+
+def roster_rows(events: list[Event]) -> RosterRows:
+    """Teams, members, sessions, assignments and cancellations of a batch, newest writer kept."""
     teams: dict = {}
     members: dict = {}
     shifts: dict = {}
@@ -60,19 +77,33 @@ async def apply_roster(runtime: Any, conn: asyncpg.Connection, events: list[Even
         if isinstance(event, r.ShiftScheduled | r.ShiftAssigned | r.ShiftUnassigned
                       | r.ShiftCancelled):
             touched.add((d.ward_id, d.shift_id))
-    await store.lock(conn, sorted(touched))
-    await store.execute_rows(conn, store.UPSERT_TEAMS,
-                             [(*k, *row, *v) for k, (v, row) in sorted(teams.items())], 6)
-    await store.execute_rows(conn, store.UPSERT_MEMBERS,
-                             [(*k, *row, *v) for k, (v, row) in sorted(members.items())], 7)
-    await store.execute_rows(conn, store.DEACTIVATE_MEMBERS, sorted(deactivated), 2)
-    await store.execute_rows(conn, store.UPSERT_SHIFTS,
-                             [(*k, *row, *v) for k, (v, row) in sorted(shifts.items())], 11)
-    await store.execute_rows(conn, store.CANCEL_SHIFTS, sorted(cancelled), 2)
-    await store.execute_rows(conn, store.UPSERT_ASSIGNMENTS,
-                             [(*k, *row, *v) for k, (v, row) in sorted(assignments.items())], 6)
-    await _touch_days(conn, days, {})
-    await sessions.recompute(runtime, conn, sorted(touched))
+    return RosterRows(
+        touched=sorted(touched),
+        teams=[(*k, *row, *v) for k, (v, row) in sorted(teams.items())],
+        members=[(*k, *row, *v) for k, (v, row) in sorted(members.items())],
+        deactivated=sorted(deactivated),
+        shifts=[(*k, *row, *v) for k, (v, row) in sorted(shifts.items())],
+        cancelled=sorted(cancelled),
+        assignments=[(*k, *row, *v) for k, (v, row) in sorted(assignments.items())],
+        days=days)
+
+
+async def write_roster(runtime: Any, conn: asyncpg.Connection, rows: RosterRows) -> None:
+    """The batch's roster rows; then the touched sessions, recomputed under their locks."""
+    await store.lock(conn, rows.touched)
+    await store.execute_rows(conn, store.UPSERT_TEAMS, rows.teams, 6)
+    await store.execute_rows(conn, store.UPSERT_MEMBERS, rows.members, 7)
+    await store.execute_rows(conn, store.DEACTIVATE_MEMBERS, rows.deactivated, 2)
+    await store.execute_rows(conn, store.UPSERT_SHIFTS, rows.shifts, 11)
+    await store.execute_rows(conn, store.CANCEL_SHIFTS, rows.cancelled, 2)
+    await store.execute_rows(conn, store.UPSERT_ASSIGNMENTS, rows.assignments, 6)
+    await _touch_days(conn, rows.days, {})
+    await sessions.recompute(runtime, conn, rows.touched)
+
+
+async def apply_roster(runtime: Any, conn: asyncpg.Connection, events: list[Event]) -> None:
+    """Teams, members, sessions, assignments and cancellations; then the touched sessions."""
+    await write_roster(runtime, conn, roster_rows(events))
 
 
 def _later(marks: dict[str, datetime], ward_id: str, moment: datetime) -> None:
@@ -80,8 +111,19 @@ def _later(marks: dict[str, datetime], ward_id: str, moment: datetime) -> None:
         marks[ward_id] = moment
 
 
-async def apply_assist(runtime: Any, conn: asyncpg.Connection, events: list[Event]) -> None:
-    """Check-ins, assists and dossiers; the data watermark; then the touched sessions."""
+@dataclass(frozen=True)
+class AssistRows:
+    touched: list[tuple[str, str]]
+    days: dict[str, list[date]]
+    marks: dict[str, datetime]
+    dossiers: list[tuple]
+    links: list[tuple[str, str]]
+    assists: list[tuple]
+    checkins: list[tuple]
+
+
+def assist_rows(events: list[Event]) -> AssistRows:
+    """Check-ins, assists and dossiers of a batch (first one kept) and the wards' watermarks."""
     dossiers: dict = {}
     assists: dict = {}
     links: set[tuple[str, str]] = set()
@@ -118,14 +160,26 @@ async def apply_assist(runtime: Any, conn: asyncpg.Connection, events: list[Even
                     day, d.channel, d.field, d.eligible_fully_online, d.fully_online, d.assisted))
                 days.setdefault(d.ward_id, []).append(day)
                 _later(marks, d.ward_id, d.received_at)
-    touched = sorted({(w, row[0]) for (w, _), row in checkins.items()})
-    await store.lock(conn, touched)
-    await _touch_days(conn, days, marks)
-    await store.execute_rows(conn, store.INSERT_DOSSIERS,
-                             [(*k, *row) for k, row in sorted(dossiers.items())], 8)
-    await store.execute_rows(conn, store.LINK_DOSSIERS, sorted(links), 2)
-    await store.execute_rows(conn, store.INSERT_ASSISTS,
-                             [(*k, *row) for k, row in sorted(assists.items())], 11)
-    await store.execute_rows(conn, store.UPSERT_CHECKINS,
-                             [(*k, *row) for k, row in sorted(checkins.items())], 6)
-    await sessions.recompute(runtime, conn, touched)
+    return AssistRows(
+        touched=sorted({(w, row[0]) for (w, _), row in checkins.items()}),
+        days=days, marks=marks,
+        dossiers=[(*k, *row) for k, row in sorted(dossiers.items())],
+        links=sorted(links),
+        assists=[(*k, *row) for k, row in sorted(assists.items())],
+        checkins=[(*k, *row) for k, row in sorted(checkins.items())])
+
+
+async def write_assist(runtime: Any, conn: asyncpg.Connection, rows: AssistRows) -> None:
+    """The batch's assist rows; then the touched sessions, recomputed under their locks."""
+    await store.lock(conn, rows.touched)
+    await _touch_days(conn, rows.days, rows.marks)
+    await store.execute_rows(conn, store.INSERT_DOSSIERS, rows.dossiers, 8)
+    await store.execute_rows(conn, store.LINK_DOSSIERS, rows.links, 2)
+    await store.execute_rows(conn, store.INSERT_ASSISTS, rows.assists, 11)
+    await store.execute_rows(conn, store.UPSERT_CHECKINS, rows.checkins, 6)
+    await sessions.recompute(runtime, conn, rows.touched)
+
+
+async def apply_assist(runtime: Any, conn: asyncpg.Connection, events: list[Event]) -> None:
+    """Check-ins, assists and dossiers; the data watermark; then the touched sessions."""
+    await write_assist(runtime, conn, assist_rows(events))

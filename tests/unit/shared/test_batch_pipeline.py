@@ -49,7 +49,7 @@ class Recording(BatchConsumer):
         self.gates: dict[str, asyncio.Event] = {}
         self.bugs: set[str] = set()
 
-    async def _transaction(self, events, rejected_reasons) -> None:
+    async def _transaction(self, events, prepared, rejected_reasons) -> None:
         name = events[0]
         if name in self.gates:
             await self.gates[name].wait()
