@@ -24,15 +24,23 @@ def _newest(rows: dict, key: tuple, row: tuple, version: tuple) -> None:
         rows[key] = (version, row)
 
 
-async def _touch_days(conn: asyncpg.Connection, days: dict[str, list[date]],
-                      marks: dict[str, datetime]) -> None:
-    """The wards' campaign range and watermark (LEAST/GREATEST), and their days with data."""
-    wards = sorted(set(days) | set(marks))
-    rows = [(w, min(days.get(w, []), default=None), max(days.get(w, []), default=None),
-             marks.get(w)) for w in wards]
-    await store.execute_rows(conn, store.UPSERT_WARDS, rows, 4)
-    pairs = sorted({(w, d) for w, ds in days.items() for d in ds})
-    await store.execute_rows(conn, store.INSERT_WARD_DAYS, pairs, 2)
+@dataclass(frozen=True)
+class WardDays:
+    """The wards' campaign range and watermark (merged LEAST/GREATEST), their days with data."""
+
+    wards: list[tuple]
+    days: list[tuple[str, date]]
+
+    @classmethod
+    def of(cls, days: dict[str, list[date]], marks: dict[str, datetime]) -> WardDays:
+        wards = sorted(set(days) | set(marks))
+        return cls([(w, min(days.get(w, []), default=None), max(days.get(w, []), default=None),
+                     marks.get(w)) for w in wards],
+                   sorted({(w, d) for w, ds in days.items() for d in ds}))
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        await store.execute_rows(conn, store.UPSERT_WARDS, self.wards, 4)
+        await store.execute_rows(conn, store.INSERT_WARD_DAYS, self.days, 2)
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,7 @@ class RosterRows:
     shifts: list[tuple]
     cancelled: list[tuple[str, str]]
     assignments: list[tuple]
-    days: dict[str, list[date]]
+    days: WardDays
 
 
 def roster_rows(events: list[Event]) -> RosterRows:
@@ -85,7 +93,7 @@ def roster_rows(events: list[Event]) -> RosterRows:
         shifts=[(*k, *row, *v) for k, (v, row) in sorted(shifts.items())],
         cancelled=sorted(cancelled),
         assignments=[(*k, *row, *v) for k, (v, row) in sorted(assignments.items())],
-        days=days)
+        days=WardDays.of(days, {}))
 
 
 async def write_roster(runtime: Any, conn: asyncpg.Connection, rows: RosterRows) -> None:
@@ -97,7 +105,7 @@ async def write_roster(runtime: Any, conn: asyncpg.Connection, rows: RosterRows)
     await store.execute_rows(conn, store.UPSERT_SHIFTS, rows.shifts, 11)
     await store.execute_rows(conn, store.CANCEL_SHIFTS, rows.cancelled, 2)
     await store.execute_rows(conn, store.UPSERT_ASSIGNMENTS, rows.assignments, 6)
-    await _touch_days(conn, rows.days, {})
+    await rows.days.write(conn)
     await sessions.recompute(runtime, conn, rows.touched)
 
 
@@ -114,8 +122,7 @@ def _later(marks: dict[str, datetime], ward_id: str, moment: datetime) -> None:
 @dataclass(frozen=True)
 class AssistRows:
     touched: list[tuple[str, str]]
-    days: dict[str, list[date]]
-    marks: dict[str, datetime]
+    days: WardDays
     dossiers: list[tuple]
     links: list[tuple[str, str]]
     assists: list[tuple]
@@ -162,7 +169,7 @@ def assist_rows(events: list[Event]) -> AssistRows:
                 _later(marks, d.ward_id, d.received_at)
     return AssistRows(
         touched=sorted({(w, row[0]) for (w, _), row in checkins.items()}),
-        days=days, marks=marks,
+        days=WardDays.of(days, marks),
         dossiers=[(*k, *row) for k, row in sorted(dossiers.items())],
         links=sorted(links),
         assists=[(*k, *row) for k, row in sorted(assists.items())],
@@ -172,7 +179,7 @@ def assist_rows(events: list[Event]) -> AssistRows:
 async def write_assist(runtime: Any, conn: asyncpg.Connection, rows: AssistRows) -> None:
     """The batch's assist rows; then the touched sessions, recomputed under their locks."""
     await store.lock(conn, rows.touched)
-    await _touch_days(conn, rows.days, rows.marks)
+    await rows.days.write(conn)
     await store.execute_rows(conn, store.INSERT_DOSSIERS, rows.dossiers, 8)
     await store.execute_rows(conn, store.LINK_DOSSIERS, rows.links, 2)
     await store.execute_rows(conn, store.INSERT_ASSISTS, rows.assists, 11)
