@@ -535,6 +535,9 @@ CDT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres make bench  
 .venv/bin/python -m tests.bench.profile ingest --events 500000   # py-spy profile of reporting ingest
 .venv/bin/python -m tests.bench.profile scrape --wards 3321      # ... of /metrics and reports
 .venv/bin/python -m tests.bench.profile plan --wards 100         # ... of roster import + plan
+.venv/bin/python -m tests.bench.profile relay --events 200000    # ... of the outbox relay
+.venv/bin/python -m tests.bench.fetch_sizes                      # the broker's fetch response sizes
+.venv/bin/python -m tests.bench.inbox_claim                      # the inbox claim alone, on PostgreSQL
 ```
 
 A partial run (one benchmark, or `CDT_BENCH_SCALE` below 1) writes its page to
