@@ -118,6 +118,8 @@ async def test_metrics_and_report_with_the_country(province: Province, services,
             sizes: list[int] = []
             wire: list[int] = []
             alone = await reports(http, deep, REPORTS, seed=1)
+            slow = [(i, round(t * 1000)) for i, t in enumerate(alone) if t > 0.1]
+            print(f"\nreports alone over 100 ms (position, ms): {slow}", flush=True)
             scrapes, during = await asyncio.gather(
                 scrape(http, SCRAPES, SCRAPE_EVERY, sizes, wire),
                 reports(http, deep, REPORTS, seed=2))
