@@ -29,23 +29,32 @@ READ_COUNTS = "SELECT kind, label, count FROM event_counts"
 READ_LAG = "SELECT le, count, sum FROM event_lag ORDER BY le"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_BOUNDS_US = [round(le * 1_000_000) for le in LAG_BUCKETS[:-1]]  # exact: whole microseconds
+
+
 def lag_histogram(times: Sequence[datetime], now: datetime) -> tuple[list[int], float]:
     """Per LAG_BUCKETS bound, how many events first fit under it (lag = now - event time, a
     negative one counted as 0), and the lags' sum in seconds.
 
     One sort and a bisection per bound instead of arithmetic per event: lag <= le is
-    time >= now - le."""
-    ordered = sorted(times)
-    n = len(ordered)
+    time >= now - le. The times are compared as integer microseconds since the epoch (exact,
+    like datetimes): decoded times each carry a tzinfo object of their own, so sorting the
+    datetimes themselves asks both of every compared pair for their UTC offset (3.5 us per
+    event against 0.6 us, 1,000 times of a batch)."""
+    stamps = sorted([(t - _EPOCH) // _MICROSECOND for t in times])
+    now_us = (now - _EPOCH) // _MICROSECOND
+    n = len(stamps)
     buckets = []
     below = 0  # events with a lag under the previous bound
-    for le in LAG_BUCKETS[:-1]:
-        within = n - bisect_left(ordered, now - timedelta(seconds=le))
+    for le in _BOUNDS_US:
+        within = n - bisect_left(stamps, now_us - le)
         buckets.append(within - below)
         below = within
     buckets.append(n - below)
-    past = ordered[:bisect_right(ordered, now)]
-    return buckets, sum((now - t for t in past), timedelta()).total_seconds()
+    past = stamps[:bisect_right(stamps, now_us)]
+    return buckets, (now_us * len(past) - sum(past)) / 1_000_000
 
 
 async def count_events(conn: asyncpg.Connection, applied: Sequence[Event],

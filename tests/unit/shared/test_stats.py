@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_left
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+from pydantic import TypeAdapter
 
 from shared.stats import LAG_BUCKETS, lag_histogram
 
@@ -30,6 +32,19 @@ def test_the_histogram_equals_the_per_event_rule_on_bounds_and_future_times() ->
     assert buckets == expected_buckets
     assert abs(total - expected_total) < 1e-6 * expected_total
     assert sum(buckets) == len(times)
+
+
+def test_times_in_other_offsets_and_as_decoded_count_the_same() -> None:
+    now = datetime(2025, 10, 1, 9, 0, tzinfo=UTC)
+    hanoi = timezone(timedelta(hours=7))
+    decode = TypeAdapter(datetime).validate_python  # pydantic's own tzinfo per value
+    times = [(now - timedelta(seconds=le)).astimezone(hanoi) for le in LAG_BUCKETS[:-1]]
+    times += [decode((now - timedelta(seconds=s, microseconds=7)).isoformat())
+              for s in (0, 1, 60, 7200)]
+    buckets, total = lag_histogram(times, now)
+    expected_buckets, expected_total = per_event(times, now)
+    assert buckets == expected_buckets and buckets[0] == 2  # 0.05 s and 7 us
+    assert abs(total - expected_total) < 1e-6
 
 
 def test_an_empty_batch_has_empty_buckets() -> None:
