@@ -259,6 +259,7 @@ class BatchConsumer:
     `apply(conn, events)` does), a batch's rows are built from its events before the previous
     batch has committed, and its transaction only claims the events and writes the rows. The
     rows are built again from the fresh events when the inbox held some of them already.
+    Without them, `prepare` is the identity and `write` is `apply`.
     """
 
     def __init__(self, *, service: str, pool: asyncpg.Pool, dead_letters: DeadLetters,
@@ -269,9 +270,8 @@ class BatchConsumer:
         self._service = service
         self._pool = pool
         self._dead_letters = dead_letters
-        self._apply = apply
-        self._prepare = prepare
-        self._write = write
+        self._prepare: PrepareBatch = prepare or _same_events
+        self._write: WriteBatch = write or apply
         self._max_backoff = max_backoff
         self._on_committed = on_committed
         self._inflight: asyncio.Task[bool] | None = None
@@ -310,7 +310,7 @@ class BatchConsumer:
     def _prepared(self, events: list[Event]) -> Any:
         """The batch's rows (`prepare`), or None: then the transaction builds them (and a bug
         in building them hands the batch back there)."""
-        if self._prepare is None or not events:
+        if not events:
             return None
         try:
             return self._prepare(events)
@@ -389,13 +389,15 @@ class BatchConsumer:
                            rejected_reasons: list[str]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             fresh = await inbox.claim(conn, events)
-            if fresh and self._write is not None and self._prepare is not None:
+            if fresh:
                 if prepared is None or len(fresh) < len(events):
                     prepared = self._prepare(fresh)  # some were applied before
                 await self._write(conn, prepared)
-            elif fresh:
-                await self._apply(conn, fresh)
             await stats.count_events(conn, fresh, rejected_reasons)
+
+
+def _same_events(events: list[Event]) -> list[Event]:
+    return events
 
 
 def _offsets(message: StreamMessage[Any], pick: Callable[[int, int], int]
