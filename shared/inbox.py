@@ -1,9 +1,14 @@
-"""Inbox: an event is applied at most once, claimed by ce_source + ce_id in the consumer's transaction."""
+"""Inbox: an event is applied at most once, claimed by ce_source + ce_id in the consumer's transaction.
+
+Events that create a fact with an identity of its own (reporting's dossiers and assists) may skip
+it: their write inserts the fact only when its key is new, so the fact's table is their inbox
+(`apply_once`, `keyed`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from hashlib import sha256
+from typing import Any
 
 import asyncpg
 
@@ -42,3 +47,31 @@ async def claim(conn: asyncpg.Connection, events: Sequence[Event]) -> list[Event
             fresh.discard(k)
             claimed.append(event)
     return claimed
+
+
+async def apply_once(conn: asyncpg.Connection, events: Sequence[Event], *,
+                     prepare: Callable[[list[Event]], Any],
+                     write: Callable[[asyncpg.Connection, Any], Awaitable[Any]],
+                     prepared: Any = None, keyed: tuple[type[Event], ...] = ()) -> list[Event]:
+    """Apply a batch at most once, in the caller's transaction; returns the events applied.
+
+    Events of the `keyed` types skip the inbox: `write` inserts each one's fact only when its key
+    (a dossier's id) is new, and returns those it applied. Every other event is claimed in the
+    inbox first, and `write` is given the rows of the fresh ones only: `prepared` (built from all
+    `events` ahead of the transaction) when every event is fresh, otherwise `prepare` again.
+    """
+    if keyed:
+        inboxed = [e for e in events if not isinstance(e, keyed)]
+        fresh = await claim(conn, inboxed)
+        if len(fresh) < len(inboxed):
+            kept = {id(e) for e in fresh}
+            events = [e for e in events if isinstance(e, keyed) or id(e) in kept]
+            prepared = None
+    else:
+        fresh = await claim(conn, events)
+        if len(fresh) < len(events):
+            events, prepared = fresh, None
+    if not events:
+        return []
+    written = await write(conn, prepare(list(events)) if prepared is None else prepared)
+    return [*fresh, *written] if keyed else fresh

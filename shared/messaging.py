@@ -230,7 +230,7 @@ class DeadLetters:
 
 ApplyBatch = Callable[[asyncpg.Connection, list[Event]], Awaitable[None]]
 PrepareBatch = Callable[[list[Event]], Any]
-WriteBatch = Callable[[asyncpg.Connection, Any], Awaitable[None]]
+WriteBatch = Callable[[asyncpg.Connection, Any], Awaitable[Any]]
 
 
 class RuleViolationError(Exception):
@@ -259,19 +259,24 @@ class BatchConsumer:
     `apply(conn, events)` does), a batch's rows are built from its events before the previous
     batch has committed, and its transaction only claims the events and writes the rows. The
     rows are built again from the fresh events when the inbox held some of them already.
-    Without them, `prepare` is the identity and `write` is `apply`.
+    Without them, `prepare` is the identity and `write` is `apply`. Events of the `keyed` types
+    skip the inbox: `write` keeps them once by their fact's own key and returns those it applied
+    (`inbox.apply_once`).
     """
 
     def __init__(self, *, service: str, pool: asyncpg.Pool, dead_letters: DeadLetters,
                  apply: ApplyBatch, max_backoff: float = 10.0,
                  on_committed: Callable[[], None] | None = None,
-                 prepare: PrepareBatch | None = None, write: WriteBatch | None = None) -> None:
+                 prepare: PrepareBatch | None = None, write: WriteBatch | None = None,
+                 keyed: tuple[type[Event], ...] = ()) -> None:
         assert (prepare is None) == (write is None), "prepare and write come together"
+        assert not keyed or write is not None, "keyed events need a write that returns them"
         self._service = service
         self._pool = pool
         self._dead_letters = dead_letters
         self._prepare: PrepareBatch = prepare or _same_events
         self._write: WriteBatch = write or apply
+        self._keyed = keyed
         self._max_backoff = max_backoff
         self._on_committed = on_committed
         self._inflight: asyncio.Task[bool] | None = None
@@ -388,12 +393,10 @@ class BatchConsumer:
     async def _transaction(self, events: list[Event], prepared: Any,
                            rejected_reasons: list[str]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            fresh = await inbox.claim(conn, events)
-            if fresh:
-                if prepared is None or len(fresh) < len(events):
-                    prepared = self._prepare(fresh)  # some were applied before
-                await self._write(conn, prepared)
-            await stats.count_events(conn, fresh, rejected_reasons)
+            applied = await inbox.apply_once(conn, events, prepare=self._prepare,
+                                             write=self._write, prepared=prepared,
+                                             keyed=self._keyed)
+            await stats.count_events(conn, applied, rejected_reasons)
 
 
 def _same_events(events: list[Event]) -> list[Event]:

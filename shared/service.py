@@ -76,7 +76,19 @@ class Consumes:
     # a batch's rows from its events alone (pure, no database), so the consumer runs it before
     # the previous batch has committed, and the transaction only writes the rows.
     prepare: Callable[[list[Event]], Any] | None = None
-    write: Callable[[Runtime, asyncpg.Connection, Any], Awaitable[None]] | None = None
+    write: Callable[[Runtime, asyncpg.Connection, Any], Awaitable[Any]] | None = None
+    # Event types kept once by their own fact's key (`inbox.apply_once`), not the inbox: `write`
+    # inserts such a fact only when its key is new and returns the events it applied.
+    keyed: tuple[type[Event], ...] = ()
+
+    def steps(self, runtime: Runtime) -> tuple[Callable[[list[Event]], Any],
+                                               Callable[[asyncpg.Connection, Any], Awaitable[Any]]]:
+        """`prepare` and `write` bound to the runtime: the events themselves and `apply` when
+        the apply is not split."""
+        if self.prepare is None or self.write is None:
+            return list, lambda conn, events: self.apply(runtime, conn, events)
+        write = self.write
+        return self.prepare, lambda conn, rows: write(runtime, conn, rows)
 
 
 @dataclass(frozen=True)
@@ -314,12 +326,10 @@ async def _running(runtime: Runtime) -> AsyncIterator[None]:
     await producer.start()
     dead_letters = DeadLetters(producer, consumer=group_id(spec.name))
     for consumes in spec.consumes:
+        prepare, write = consumes.steps(runtime)
         runtime.consumers[consumes.topic] = BatchConsumer(
             service=spec.name, pool=runtime.pool, dead_letters=dead_letters,
-            apply=lambda conn, events, c=consumes: c.apply(runtime, conn, events),
-            prepare=consumes.prepare,
-            write=None if consumes.write is None else (
-                lambda conn, rows, c=consumes: c.write(runtime, conn, rows)),  # type: ignore[misc]
+            apply=write, prepare=prepare, write=write, keyed=consumes.keyed,
             on_committed=runtime.metrics.changed)  # /metrics shows it within a refresh
     delivery = DeliveryCollector(spec.name)
     runtime.registry.register(delivery)

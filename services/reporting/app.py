@@ -16,14 +16,14 @@ CONSUMES = (
     Consumes(roster.TOPIC, roster.EVENT_TYPES, handlers.apply_roster,
              prepare=handlers.roster_rows, write=handlers.write_roster),
     Consumes(assist.TOPIC, assist.EVENT_TYPES, handlers.apply_assist,
-             prepare=handlers.assist_rows, write=handlers.write_assist),
+             prepare=handlers.assist_rows, write=handlers.write_assist, keyed=handlers.KEYED),
 )
 
 
 def _rebuilder(runtime: Runtime) -> Rebuilder:
     if "rebuilder" not in runtime.extras:
         runtime.extras["rebuilder"] = Rebuilder(
-            runtime, {c.topic: (c.apply, c.event_types) for c in CONSUMES})
+            runtime, CONSUMES)
     return runtime.extras["rebuilder"]
 
 

@@ -2,7 +2,8 @@
 
 Each topic's apply is two steps: `*_rows` builds the batch's rows from its events alone (pure,
 run by the consumer before the previous batch has committed), `write_*` writes them in the
-batch's transaction."""
+batch's transaction. Dossiers and assists are facts with ids of their own (`KEYED`): they skip
+the inbox, and `write_assist` answers which of their events it applied (`inbox.apply_once`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from services.reporting import domain, sessions, store
 from shared.events import Event
 from shared.events import assist as a
 from shared.events import roster as r
+
+# Kept once by their fact's key (the dossier's, the assist's id), not by the inbox.
+KEYED: tuple[type[Event], ...] = (a.DossierReceived, a.AssistCompleted)
 
 
 def _newest(rows: dict, key: tuple, row: tuple, version: tuple) -> None:
@@ -127,6 +131,8 @@ class AssistRows:
     links: list[tuple[str, str]]
     assists: list[tuple]
     checkins: list[tuple]
+    dossier_events: list[Event]  # the event of each dossier row, in the same order
+    assist_events: list[Event]
 
 
 def assist_rows(events: list[Event]) -> AssistRows:
@@ -152,39 +158,48 @@ def assist_rows(events: list[Event]) -> AssistRows:
             case a.AssistCompleted():
                 day = domain.local_day(d.started_at)
                 seconds = (d.ended_at - d.started_at).total_seconds()
-                assists.setdefault((d.ward_id, d.assist_id), (
+                assists.setdefault((d.ward_id, d.assist_id), ((
                     day, d.venue, d.outcome, round(seconds * 1000), d.satisfaction is not None,
                     (d.satisfaction or 0) >= 4,
                     domain.vneid_blocked(d.outcome, d.reason, d.vneid_level),
-                    domain.not_online_reason(d.outcome, d.reason), domain.duration_bucket(seconds)))
+                    domain.not_online_reason(d.outcome, d.reason), domain.duration_bucket(seconds)),
+                    event))
                 days.setdefault(d.ward_id, []).append(day)
                 _later(marks, d.ward_id, d.ended_at)
                 if d.dossier_id:
                     links.add((d.ward_id, d.dossier_id))
             case a.DossierReceived():
                 day = domain.local_day(d.received_at)
-                dossiers.setdefault((d.ward_id, d.dossier_id), (
-                    day, d.channel, d.field, d.eligible_fully_online, d.fully_online, d.assisted))
+                dossiers.setdefault((d.ward_id, d.dossier_id), ((
+                    day, d.channel, d.field, d.eligible_fully_online, d.fully_online, d.assisted),
+                    event))
                 days.setdefault(d.ward_id, []).append(day)
                 _later(marks, d.ward_id, d.received_at)
+    dossier_items, assist_items = sorted(dossiers.items()), sorted(assists.items())
     return AssistRows(
         touched=sorted({(w, row[0]) for (w, _), row in checkins.items()}),
         days=WardDays.of(days, marks),
-        dossiers=[(*k, *row) for k, row in sorted(dossiers.items())],
+        dossiers=[(*k, *row) for k, (row, _) in dossier_items],
         links=sorted(links),
-        assists=[(*k, *row) for k, row in sorted(assists.items())],
-        checkins=[(*k, *row) for k, row in sorted(checkins.items())])
+        assists=[(*k, *row) for k, (row, _) in assist_items],
+        checkins=[(*k, *row) for k, row in sorted(checkins.items())],
+        dossier_events=[e for _, (_, e) in dossier_items],
+        assist_events=[e for _, (_, e) in assist_items])
 
 
-async def write_assist(runtime: Any, conn: asyncpg.Connection, rows: AssistRows) -> None:
-    """The batch's assist rows; then the touched sessions, recomputed under their locks."""
+async def write_assist(runtime: Any, conn: asyncpg.Connection, rows: AssistRows) -> list[Event]:
+    """The batch's assist rows; then the touched sessions, recomputed under their locks.
+
+    Returns the dossier and assist events whose fact was new (the others changed nothing)."""
     await store.lock(conn, rows.touched)
     await rows.days.write(conn)
-    await store.execute_rows(conn, store.INSERT_DOSSIERS, rows.dossiers, 8)
+    dossiers = await store.inserted(conn, store.INSERT_DOSSIERS, rows.dossiers, 8)
     await store.execute_rows(conn, store.LINK_DOSSIERS, rows.links, 2)
-    await store.execute_rows(conn, store.INSERT_ASSISTS, rows.assists, 11)
+    assists = await store.inserted(conn, store.INSERT_ASSISTS, rows.assists, 11)
     await store.execute_rows(conn, store.UPSERT_CHECKINS, rows.checkins, 6)
     await sessions.recompute(runtime, conn, rows.touched)
+    return ([rows.dossier_events[i] for i in dossiers]
+            + [rows.assist_events[i] for i in assists])
 
 
 async def apply_assist(runtime: Any, conn: asyncpg.Connection, events: list[Event]) -> None:

@@ -1,15 +1,16 @@
 """Rebuild: empty the read models and the inbox in one transaction, then re-read both topics from
 their beginning with a group-less consumer, saving its positions with every batch applied.
 
-The service's own consumer group is left alone and goes on applying new events meanwhile: the
-read models are order-independent and the inbox applies every event once, so the two readers
-never double-count. Every event applied before the truncation has an offset below the high
-watermark seen after it, which the rebuild reads up to. The state (targets, positions) lives in
-rp_rebuild, so a rebuild survives a restart and resumes where it stopped; one replica at a time
-runs it (advisory lock). Alerts stay quiet while it runs, and emitted ones are never re-emitted
-(rp_alerts is kept): the start takes sessions.ALERTS_GATE, so no alert transaction can read the
-models it empties; it ends only once every partition of every consumed topic is read to its target,
-and sweeps the sessions still understaffed in the transaction that marks it done.
+The service's own consumer group is left alone and goes on applying new events meanwhile: the read
+models are order-independent and every event is applied once (the inbox, or the fact's own key for
+dossiers and assists: `inbox.apply_once`), so the two readers never double-count. Every event
+applied before the truncation has an offset below the high watermark seen after it, which the
+rebuild reads up to. The state (targets, positions) lives in rp_rebuild, so a rebuild survives a
+restart and resumes where it stopped; one replica at a time runs it (advisory lock). Alerts stay
+quiet while it runs, and emitted ones are never re-emitted (rp_alerts is kept): the start takes
+sessions.ALERTS_GATE, so no alert transaction can read the models it empties; it ends only once
+every partition of every consumed topic is read to its target, and sweeps the sessions still
+understaffed in the transaction that marks it done.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -29,6 +30,7 @@ from shared import inbox, stats
 from shared.db import TRANSIENT_DB_ERRORS
 from shared.events import Event, EventCodec, RejectedMessageError, UnknownEvent
 from shared.messaging import TRANSIENT_ERRORS, kafka_options
+from shared.service import Consumes
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +66,6 @@ class TopicUnknownError(Exception):
     read without it (a replay of one topic alone would make the sessions look understaffed)."""
 
 
-Apply = Callable[[Any, asyncpg.Connection, list[Event]], Awaitable[None]]
-
-
 async def start(conn: asyncpg.Connection) -> int:
     """Empty the read models and the inbox, and record a rebuild to run; returns its generation.
 
@@ -98,11 +97,10 @@ def progress(row: Any) -> dict[str, Any]:
 class Rebuilder:
     """Re-reads the consumed topics from their beginning into the read models."""
 
-    def __init__(self, runtime: Any, applies: dict[str, tuple[Apply, tuple[type[Event], ...]]]
-                 ) -> None:
+    def __init__(self, runtime: Any, consumes: Sequence[Consumes]) -> None:
         self.runtime = runtime
-        self.applies = applies
-        self.codecs = {topic: EventCodec(types) for topic, (_, types) in applies.items()}
+        self.applies = {c.topic: c for c in consumes}
+        self.codecs = {c.topic: EventCodec(c.event_types) for c in consumes}
         self.wake = asyncio.Event()
 
     async def run_forever(self) -> None:
@@ -193,11 +191,11 @@ class Rebuilder:
         while True:
             try:
                 async with self.runtime.pool.acquire() as conn, conn.transaction():
-                    for topic, (apply, _) in self.applies.items():
-                        fresh = await inbox.claim(conn, events[topic])
-                        if fresh:
-                            await apply(self.runtime, conn, fresh)
-                        await stats.count_events(conn, fresh, [])
+                    for topic, consumes in self.applies.items():
+                        prepare, write = consumes.steps(self.runtime)
+                        applied = await inbox.apply_once(conn, events[topic], prepare=prepare,
+                                                         write=write, keyed=consumes.keyed)
+                        await stats.count_events(conn, applied, [])
                     saved = await conn.execute(SAVE, generation, json.dumps(starts),
                                                json.dumps(targets), json.dumps(positions), count)
                     if saved.endswith(" 0"):

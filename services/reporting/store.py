@@ -65,17 +65,20 @@ ON CONFLICT (ward_id, checkin_id) DO UPDATE SET
     checked_in_at = LEAST(rp_checkins.checked_in_at, EXCLUDED.checked_in_at),
     checked_out_at = LEAST(rp_checkins.checked_out_at, EXCLUDED.checked_out_at)
 """
-# Facts first; the counters grow only by the facts this statement actually inserted.
+# Facts first; the counters grow only by the facts this statement actually inserted, and it
+# answers which input rows those were (their 1-based positions): a dossier's id is its inbox.
 INSERT_DOSSIERS = """
-WITH ins AS (
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bool[],
+                         $7::bool[], $8::bool[]) WITH ORDINALITY
+        AS t(ward_id, dossier_id, day, channel, field, eligible, fully_online, assisted, n)
+), ins AS (
     INSERT INTO rp_dossiers (ward_id, dossier_id, day, channel, field, eligible, fully_online,
                              assisted)
     SELECT t.ward_id, t.dossier_id, t.day, t.channel, t.field, t.eligible, t.fully_online,
            t.assisted OR EXISTS (SELECT 1 FROM rp_dossier_links l
                                  WHERE l.ward_id = t.ward_id AND l.dossier_id = t.dossier_id)
-    FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bool[],
-                $7::bool[], $8::bool[])
-        AS t(ward_id, dossier_id, day, channel, field, eligible, fully_online, assisted)
+    FROM input t
     ON CONFLICT DO NOTHING
     RETURNING *
 ), days AS (
@@ -87,14 +90,17 @@ WITH ins AS (
         dossiers = d.dossiers + EXCLUDED.dossiers, eligible = d.eligible + EXCLUDED.eligible,
         fully_online = d.fully_online + EXCLUDED.fully_online,
         assisted = d.assisted + EXCLUDED.assisted
+), totals AS (
+    INSERT INTO rp_dossier_totals AS d
+    SELECT ward_id, channel, field, count(*), count(*) FILTER (WHERE eligible),
+           count(*) FILTER (WHERE eligible AND fully_online), count(*) FILTER (WHERE assisted)
+    FROM ins GROUP BY ward_id, channel, field
+    ON CONFLICT (ward_id, channel, field) DO UPDATE SET
+        dossiers = d.dossiers + EXCLUDED.dossiers, eligible = d.eligible + EXCLUDED.eligible,
+        fully_online = d.fully_online + EXCLUDED.fully_online,
+        assisted = d.assisted + EXCLUDED.assisted
 )
-INSERT INTO rp_dossier_totals AS d
-SELECT ward_id, channel, field, count(*), count(*) FILTER (WHERE eligible),
-       count(*) FILTER (WHERE eligible AND fully_online), count(*) FILTER (WHERE assisted)
-FROM ins GROUP BY ward_id, channel, field
-ON CONFLICT (ward_id, channel, field) DO UPDATE SET
-    dossiers = d.dossiers + EXCLUDED.dossiers, eligible = d.eligible + EXCLUDED.eligible,
-    fully_online = d.fully_online + EXCLUDED.fully_online, assisted = d.assisted + EXCLUDED.assisted
+SELECT coalesce(array_agg(input.n), '{}') FROM ins JOIN input USING (ward_id, dossier_id)
 """
 # An assist naming a dossier already counted as not assisted moves it to assisted, once.
 LINK_DOSSIERS = """
@@ -119,12 +125,14 @@ FROM (SELECT ward_id, channel, field, count(*) AS n FROM changed
       GROUP BY ward_id, channel, field) c
 WHERE d.ward_id = c.ward_id AND d.channel = c.channel AND d.field = c.field
 """
+# Like the dossiers: an assist's id is its inbox, and the inserted rows' positions come back.
 INSERT_ASSISTS = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
                          $7::bool[], $8::bool[], $9::bool[], $10::text[], $11::float8[])
+        WITH ORDINALITY
         AS t(ward_id, assist_id, day, venue, outcome, duration_ms, rated, satisfied,
-             vneid_blocked, reason, le)
+             vneid_blocked, reason, le, n)
 ), ins AS (
     INSERT INTO rp_assists (ward_id, assist_id, day, venue, outcome)
     SELECT ward_id, assist_id, day, venue, outcome FROM input
@@ -155,10 +163,12 @@ WITH input AS (
     SELECT ward_id, day, reason, count(*) FROM new WHERE reason IS NOT NULL
     GROUP BY ward_id, day, reason
     ON CONFLICT (ward_id, day, reason) DO UPDATE SET assists = r.assists + EXCLUDED.assists
+), durations AS (
+    INSERT INTO rp_assist_durations AS h
+    SELECT ward_id, le, count(*) FROM new GROUP BY ward_id, le
+    ON CONFLICT (ward_id, le) DO UPDATE SET assists = h.assists + EXCLUDED.assists
 )
-INSERT INTO rp_assist_durations AS h
-SELECT ward_id, le, count(*) FROM new GROUP BY ward_id, le
-ON CONFLICT (ward_id, le) DO UPDATE SET assists = h.assists + EXCLUDED.assists
+SELECT coalesce(array_agg(n), '{}') FROM new
 """
 UPSERT_WARDS = """
 INSERT INTO rp_wards AS w (ward_id, first_day, last_day, watermark)
@@ -249,6 +259,14 @@ async def execute_rows(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequen
                        width: int) -> None:
     if rows:
         await conn.execute(sql, *columns(rows, width))
+
+
+async def inserted(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]],
+                   width: int) -> list[int]:
+    """Run a fact statement that answers the positions (0-based here) of the rows it inserted."""
+    if not rows:
+        return []
+    return [n - 1 for n in await conn.fetchval(sql, *columns(rows, width))]
 
 
 async def watermarks(conn: asyncpg.Connection, wards: Sequence[str]) -> dict[str, datetime | None]:

@@ -1,7 +1,8 @@
 """A consumer whose apply is split in `prepare` (rows from events, no database) and `write`: the
 next batch's rows are built while the previous batch's transaction is still open, and rows built
-from events the inbox already held are rebuilt from the fresh ones. Real PostgreSQL (the inbox
-and the delivery counters); the broker's consumer is a fake that records offset commits."""
+from events the inbox already held are rebuilt from the fresh ones; `keyed` events skip the inbox
+and are kept once by their fact's key. Real PostgreSQL (the inbox and the delivery counters); the
+broker's consumer is a fake that records offset commits."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from shared import db, inbox
-from shared.events.roster import ShiftAssigned, ShiftAssignedData
+from shared.events.roster import (
+    ShiftAssigned,
+    ShiftAssignedData,
+    ShiftCancelled,
+    ShiftCancelledData,
+)
 from shared.messaging import BatchConsumer
 from shared.service import SHARED_MIGRATIONS
 
@@ -79,6 +85,7 @@ async def pool(fresh_database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await db.prepare_database(url, SHARED_MIGRATIONS)
     pool = await db.create_pool(url, max_size=4)
     await pool.execute("CREATE TABLE applied (shift_id text)")
+    await pool.execute("CREATE TABLE cancelled (shift_id text PRIMARY KEY)")
     yield pool
     await pool.close()
 
@@ -141,3 +148,69 @@ async def test_a_bug_in_building_rows_hands_the_batch_back_unapplied(pool: async
     assert consumer.commits == [] and [o for _, o in consumer.seeks] == [7]
     assert await applied(pool) == []
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 0, "the claim rolled back"
+
+
+def cancelled(n: int, event_id: str | None = None) -> ShiftCancelled:
+    data = ShiftCancelledData(ward_id="ban-thach", shift_id=f"ca-{n}", reason="holiday")
+    return ShiftCancelled.create(data, service="roster", event_id=event_id or f"c-{n}")
+
+
+class KeyedRows(Rows):
+    """Cancellations are facts keyed by their shift id (the table's primary key): `write`
+    inserts the new ones and returns their events; assignments go through the inbox."""
+
+    def prepare(self, events: list) -> list:  # type: ignore[override]
+        self.prepared.append([e.data.shift_id for e in events])
+        return events
+
+    async def write(self, conn: asyncpg.Connection, events: list) -> list:  # type: ignore[override]
+        assigned = [e.data.shift_id for e in events if isinstance(e, ShiftAssigned)]
+        await conn.execute("INSERT INTO applied (shift_id) SELECT unnest($1::text[])", assigned)
+        facts = [e for e in events if isinstance(e, ShiftCancelled)]
+        new = {r[0] for r in await conn.fetch(
+            "INSERT INTO cancelled SELECT unnest($1::text[]) ON CONFLICT DO NOTHING "
+            "RETURNING shift_id", [e.data.shift_id for e in facts])}
+        self.written.append([e.data.shift_id for e in events])
+        applied = []
+        for e in facts:  # the first event of each new fact
+            if e.data.shift_id in new:
+                new.discard(e.data.shift_id)
+                applied.append(e)
+        return applied
+
+
+async def counts(pool: asyncpg.Pool) -> dict[str, int]:
+    return {r[0].split(".")[-2]: r[1] for r in await pool.fetch(
+        "SELECT label, count FROM event_counts WHERE kind = 'processed'")}
+
+
+async def test_keyed_events_skip_the_inbox_and_are_counted_once_by_their_facts_key(
+        pool: asyncpg.Pool) -> None:
+    rows, consumer = KeyedRows(), FakeConsumer()
+    batches = BatchConsumer(service="test", pool=pool, dead_letters=None,  # type: ignore[arg-type]
+                            apply=rows.apply, prepare=rows.prepare, write=rows.write,
+                            keyed=(ShiftCancelled,))
+    first = [cancelled(1), event(2)]
+    await batches.consume(first, message(consumer, 0, first))  # type: ignore[arg-type]
+    await batches.drain()
+    assert await counts(pool) == {"cancelled": 1, "assigned": 1}
+
+    # Redelivered (its offsets not committed), with new events: cancellation 1 again under its
+    # own id and re-sent under another, cancellation 2 twice in the batch, assignment 2 again.
+    batches = BatchConsumer(service="test", pool=pool, dead_letters=None,  # type: ignore[arg-type]
+                            apply=rows.apply, prepare=rows.prepare, write=rows.write,
+                            keyed=(ShiftCancelled,))
+    second = [event(1), cancelled(1), cancelled(1, "c-1-resent"), event(2), cancelled(2),
+              cancelled(2)]
+    await batches.consume(second, message(consumer, 2, second))  # type: ignore[arg-type]
+    await batches.drain()
+    # Built ahead from every event, then again without the assignment the inbox held; the
+    # keyed ones all reach `write`, which keeps each fact once.
+    assert rows.prepared[-2:] == [["ca-1", "ca-1", "ca-1", "ca-2", "ca-2", "ca-2"],
+                                  ["ca-1", "ca-1", "ca-1", "ca-2", "ca-2"]]
+    assert await counts(pool) == {"cancelled": 2, "assigned": 2}
+    assert await applied(pool) == ["ca-1", "ca-2"]
+    assert [r[0] for r in await pool.fetch("SELECT shift_id FROM cancelled ORDER BY 1")] == [
+        "ca-1", "ca-2"]
+    assert await pool.fetchval("SELECT count(*) FROM inbox") == 2, "assignments alone"
+    assert [list(c.values()) for c in consumer.commits] == [[2], [8]]

@@ -49,13 +49,13 @@ async def reset(conn: asyncpg.Connection) -> None:
 
 
 async def apply_batch(runtime, conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    """One consumer batch of one topic: inbox claim and apply in one transaction."""
-    apply = SPEC.consumes[0].apply if isinstance(events[0], roster_events.EVENT_TYPES) \
-        else SPEC.consumes[1].apply
+    """One consumer batch of one topic, applied once (`inbox.apply_once`) in one transaction."""
+    consumes = SPEC.consumes[0] if isinstance(events[0], roster_events.EVENT_TYPES) \
+        else SPEC.consumes[1]
+    prepare, write = consumes.steps(runtime)
     async with conn.transaction():
-        fresh = await inbox.claim(conn, list(events))
-        if fresh:
-            await apply(runtime, conn, fresh)
+        await inbox.apply_once(conn, list(events), prepare=prepare, write=write,
+                               keyed=consumes.keyed)
 
 
 async def apply_stream(runtime, conn: asyncpg.Connection, stream: Sequence[Event],

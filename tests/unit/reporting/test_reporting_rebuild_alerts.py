@@ -32,7 +32,7 @@ TUESDAY_FIRST = next(e for e in WEEK.assist if data_time(e).astimezone(TZ).date(
 # Tuesday, half past midnight: Monday has ended (by the wall clock, and by the data clock once
 # Tuesday's first event is in); Tuesday's sessions are still to come.
 NOW = datetime.combine(MONDAY + timedelta(days=1), datetime.min.time(), TZ) + timedelta(minutes=30)
-APPLIES = {c.topic: (c.apply, c.event_types) for c in SPEC.consumes}
+APPLIES = SPEC.consumes
 
 
 @pytest.fixture
