@@ -67,13 +67,14 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Consumes:
-    """A topic a service reads, its event types and how a batch of them is applied."""
+    """A topic a service reads, its event types and how a batch of them is applied: `apply`, or
+    `prepare` and `write`."""
 
     topic: str
     event_types: tuple[type[Event], ...]
-    apply: Callable[[Runtime, asyncpg.Connection, list[Event]], Awaitable[None]]
-    # Optionally `apply` in two steps, `write(runtime, conn, prepare(events))`: `prepare` builds
-    # a batch's rows from its events alone (pure, no database), so the consumer runs it before
+    apply: Callable[[Runtime, asyncpg.Connection, list[Event]], Awaitable[None]] | None = None
+    # Or the apply in two steps, `write(runtime, conn, prepare(events))`: `prepare` builds a
+    # batch's rows from its events alone (pure, no database), so the consumer runs it before
     # the previous batch has committed, and the transaction only writes the rows.
     prepare: Callable[[list[Event]], Any] | None = None
     write: Callable[[Runtime, asyncpg.Connection, Any], Awaitable[Any]] | None = None
@@ -86,7 +87,9 @@ class Consumes:
         """`prepare` and `write` bound to the runtime: the events themselves and `apply` when
         the apply is not split."""
         if self.prepare is None or self.write is None:
-            return list, lambda conn, events: self.apply(runtime, conn, events)
+            apply = self.apply
+            assert apply is not None, f"{self.topic}: neither apply nor prepare and write"
+            return list, lambda conn, events: apply(runtime, conn, events)
         write = self.write
         return self.prepare, lambda conn, rows: write(runtime, conn, rows)
 

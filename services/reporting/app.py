@@ -13,9 +13,9 @@ from shared.events import assist, reporting, roster
 from shared.service import Consumes, Runtime, ServiceSpec, create_service_app, utc_now
 
 CONSUMES = (
-    Consumes(roster.TOPIC, roster.EVENT_TYPES, handlers.apply_roster,
+    Consumes(roster.TOPIC, roster.EVENT_TYPES,
              prepare=handlers.roster_rows, write=handlers.write_roster),
-    Consumes(assist.TOPIC, assist.EVENT_TYPES, handlers.apply_assist,
+    Consumes(assist.TOPIC, assist.EVENT_TYPES,
              prepare=handlers.assist_rows, write=handlers.write_assist, keyed=handlers.KEYED),
 )
 

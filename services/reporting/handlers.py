@@ -113,11 +113,6 @@ async def write_roster(runtime: Any, conn: asyncpg.Connection, rows: RosterRows)
     await sessions.recompute(runtime, conn, rows.touched)
 
 
-async def apply_roster(runtime: Any, conn: asyncpg.Connection, events: list[Event]) -> None:
-    """Teams, members, sessions, assignments and cancellations; then the touched sessions."""
-    await write_roster(runtime, conn, roster_rows(events))
-
-
 def _later(marks: dict[str, datetime], ward_id: str, moment: datetime) -> None:
     if ward_id not in marks or moment > marks[ward_id]:
         marks[ward_id] = moment
@@ -200,8 +195,3 @@ async def write_assist(runtime: Any, conn: asyncpg.Connection, rows: AssistRows)
     await sessions.recompute(runtime, conn, rows.touched)
     return ([rows.dossier_events[i] for i in dossiers]
             + [rows.assist_events[i] for i in assists])
-
-
-async def apply_assist(runtime: Any, conn: asyncpg.Connection, events: list[Event]) -> None:
-    """Check-ins, assists and dossiers; the data watermark; then the touched sessions."""
-    await write_assist(runtime, conn, assist_rows(events))
