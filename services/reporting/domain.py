@@ -13,9 +13,25 @@ DURATION_BUCKETS = (60.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, float("inf
 SHIFT_STATUSES = ("scheduled", "staffed", "understaffed", "cancelled")
 
 
+_LOCAL_OFFSET = timedelta(hours=7)  # Asia/Ho_Chi_Minh since 1975
+
+
 def local_day(moment: datetime) -> date:
     """The ward's calendar day (Asia/Ho_Chi_Minh) of a moment."""
-    return moment.astimezone(LOCAL_TZ).date()
+    return local_time(moment).date()
+
+
+def local_time(moment: datetime) -> datetime:
+    """The ward's wall-clock time (naive, Asia/Ho_Chi_Minh) of an aware moment. Naive local
+    times compare without asking each side for its offset (a decoded time carries a tzinfo of
+    its own); `aware_local` makes one aware again."""
+    if moment.utcoffset() == _LOCAL_OFFSET:  # what our producers send: no conversion
+        return moment.replace(tzinfo=None)
+    return moment.astimezone(LOCAL_TZ).replace(tzinfo=None)
+
+
+def aware_local(local: datetime) -> datetime:
+    return local.replace(tzinfo=LOCAL_TZ)
 
 
 def day_end(day: date) -> datetime:

@@ -43,8 +43,8 @@ class WardDays:
                    sorted({(w, d) for w, ds in days.items() for d in ds}))
 
     async def write(self, conn: asyncpg.Connection) -> None:
-        await store.execute_rows(conn, store.UPSERT_WARDS, self.wards, 4)
-        await store.execute_rows(conn, store.INSERT_WARD_DAYS, self.days, 2)
+        await store.execute_rows(conn, store.UPSERT_WARDS, self.wards)
+        await store.execute_rows(conn, store.INSERT_WARD_DAYS, self.days)
 
 
 @dataclass(frozen=True)
@@ -103,19 +103,14 @@ def roster_rows(events: list[Event]) -> RosterRows:
 async def write_roster(runtime: Any, conn: asyncpg.Connection, rows: RosterRows) -> None:
     """The batch's roster rows; then the touched sessions, recomputed under their locks."""
     await store.lock(conn, rows.touched)
-    await store.execute_rows(conn, store.UPSERT_TEAMS, rows.teams, 6)
-    await store.execute_rows(conn, store.UPSERT_MEMBERS, rows.members, 7)
-    await store.execute_rows(conn, store.DEACTIVATE_MEMBERS, rows.deactivated, 2)
-    await store.execute_rows(conn, store.UPSERT_SHIFTS, rows.shifts, 11)
-    await store.execute_rows(conn, store.CANCEL_SHIFTS, rows.cancelled, 2)
-    await store.execute_rows(conn, store.UPSERT_ASSIGNMENTS, rows.assignments, 6)
+    await store.execute_rows(conn, store.UPSERT_TEAMS, rows.teams)
+    await store.execute_rows(conn, store.UPSERT_MEMBERS, rows.members)
+    await store.execute_rows(conn, store.DEACTIVATE_MEMBERS, rows.deactivated)
+    await store.execute_rows(conn, store.UPSERT_SHIFTS, rows.shifts)
+    await store.execute_rows(conn, store.CANCEL_SHIFTS, rows.cancelled)
+    await store.execute_rows(conn, store.UPSERT_ASSIGNMENTS, rows.assignments)
     await rows.days.write(conn)
     await sessions.recompute(runtime, conn, rows.touched)
-
-
-def _later(marks: dict[str, datetime], ward_id: str, moment: datetime) -> None:
-    if ward_id not in marks or moment > marks[ward_id]:
-        marks[ward_id] = moment
 
 
 @dataclass(frozen=True)
@@ -131,49 +126,67 @@ class AssistRows:
 
 
 def assist_rows(events: list[Event]) -> AssistRows:
-    """Check-ins, assists and dossiers of a batch (first one kept) and the wards' watermarks."""
+    """Check-ins, assists and dossiers of a batch (first one kept) and the wards' watermarks.
+
+    Dispatched on the exact type, dossiers first (most of the events); times compared as naive
+    local times (`domain.local_time`)."""
     dossiers: dict = {}
     assists: dict = {}
     links: set[tuple[str, str]] = set()
     checkins: dict = {}
-    marks: dict[str, datetime] = {}
-    days: dict[str, list[date]] = {}
+    marks: dict[str, datetime] = {}  # naive local
+    days: set[tuple[str, date]] = set()
+    local_time = domain.local_time
     for event in events:
         d = event.data
-        match event:
-            case a.DeskCheckedIn() | a.DeskCheckedOut():
-                inside = isinstance(event, a.DeskCheckedIn)
-                old = checkins.get((d.ward_id, d.checkin_id), (d.shift_id, d.member_id, None, None))
-                at_in, at_out = (d.at, None) if inside else (None, d.at)
-                checkins[(d.ward_id, d.checkin_id)] = (
-                    min(old[0], d.shift_id), min(old[1], d.member_id),
-                    min(filter(None, (old[2], at_in)), default=None),
-                    min(filter(None, (old[3], at_out)), default=None))
-                _later(marks, d.ward_id, d.at)
-            case a.AssistCompleted():
-                day = domain.local_day(d.started_at)
+        kind = type(event)
+        if kind is a.DossierReceived:
+            moment = local_time(d.received_at)
+            day = moment.date()
+            key = (d.ward_id, d.dossier_id)
+            if key not in dossiers:
+                dossiers[key] = ((day, d.channel, d.field, d.eligible_fully_online,
+                                  d.fully_online, d.assisted), event)
+        elif kind is a.AssistCompleted:
+            day = local_time(d.started_at).date()
+            moment = local_time(d.ended_at)
+            key = (d.ward_id, d.assist_id)
+            if key not in assists:
                 seconds = (d.ended_at - d.started_at).total_seconds()
-                assists.setdefault((d.ward_id, d.assist_id), ((
+                assists[key] = ((
                     day, d.venue, d.outcome, round(seconds * 1000), d.satisfaction is not None,
                     (d.satisfaction or 0) >= 4,
                     domain.vneid_blocked(d.outcome, d.reason, d.vneid_level),
-                    domain.not_online_reason(d.outcome, d.reason), domain.duration_bucket(seconds)),
-                    event))
-                days.setdefault(d.ward_id, []).append(day)
-                _later(marks, d.ward_id, d.ended_at)
-                if d.dossier_id:
-                    links.add((d.ward_id, d.dossier_id))
-            case a.DossierReceived():
-                day = domain.local_day(d.received_at)
-                dossiers.setdefault((d.ward_id, d.dossier_id), ((
-                    day, d.channel, d.field, d.eligible_fully_online, d.fully_online, d.assisted),
-                    event))
-                days.setdefault(d.ward_id, []).append(day)
-                _later(marks, d.ward_id, d.received_at)
+                    domain.not_online_reason(d.outcome, d.reason),
+                    store.json_float(domain.duration_bucket(seconds))),
+                    event)
+            if d.dossier_id:
+                links.add((d.ward_id, d.dossier_id))
+        elif kind is a.DeskCheckedIn or kind is a.DeskCheckedOut:
+            moment = local_time(d.at)
+            at_in, at_out = (d.at, None) if kind is a.DeskCheckedIn else (None, d.at)
+            old = checkins.get((d.ward_id, d.checkin_id), (d.shift_id, d.member_id, None, None))
+            checkins[(d.ward_id, d.checkin_id)] = (
+                min(old[0], d.shift_id), min(old[1], d.member_id),
+                min(filter(None, (old[2], at_in)), default=None),
+                min(filter(None, (old[3], at_out)), default=None))
+            mark = marks.get(d.ward_id)
+            if mark is None or moment > mark:
+                marks[d.ward_id] = moment
+            continue
+        else:
+            continue
+        days.add((d.ward_id, day))
+        mark = marks.get(d.ward_id)
+        if mark is None or moment > mark:
+            marks[d.ward_id] = moment
     dossier_items, assist_items = sorted(dossiers.items()), sorted(assists.items())
+    by_ward: dict[str, list[date]] = {}
+    for ward_id, day in days:
+        by_ward.setdefault(ward_id, []).append(day)
     return AssistRows(
         touched=sorted({(w, row[0]) for (w, _), row in checkins.items()}),
-        days=WardDays.of(days, marks),
+        days=WardDays.of(by_ward, {w: domain.aware_local(m) for w, m in marks.items()}),
         dossiers=[(*k, *row) for k, (row, _) in dossier_items],
         links=sorted(links),
         assists=[(*k, *row) for k, (row, _) in assist_items],
@@ -188,10 +201,10 @@ async def write_assist(runtime: Any, conn: asyncpg.Connection, rows: AssistRows)
     Returns the dossier and assist events whose fact was new (the others changed nothing)."""
     await store.lock(conn, rows.touched)
     await rows.days.write(conn)
-    dossiers = await store.inserted(conn, store.INSERT_DOSSIERS, rows.dossiers, 8)
-    await store.execute_rows(conn, store.LINK_DOSSIERS, rows.links, 2)
-    assists = await store.inserted(conn, store.INSERT_ASSISTS, rows.assists, 11)
-    await store.execute_rows(conn, store.UPSERT_CHECKINS, rows.checkins, 6)
+    dossiers = await store.inserted(conn, store.INSERT_DOSSIERS, rows.dossiers)
+    await store.execute_rows(conn, store.LINK_DOSSIERS, rows.links)
+    assists = await store.inserted(conn, store.INSERT_ASSISTS, rows.assists)
+    await store.execute_rows(conn, store.UPSERT_CHECKINS, rows.checkins)
     await sessions.recompute(runtime, conn, rows.touched)
     return ([rows.dossier_events[i] for i in dossiers]
             + [rows.assist_events[i] for i in assists])
