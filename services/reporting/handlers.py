@@ -43,8 +43,8 @@ class WardDays:
                    sorted({(w, d) for w, ds in days.items() for d in ds}))
 
     async def write(self, conn: asyncpg.Connection) -> None:
-        await store.execute_rows(conn, store.UPSERT_WARDS, self.wards)
-        await store.execute_rows(conn, store.INSERT_WARD_DAYS, self.days)
+        await store.execute_rows(conn, store.UPSERT_WARDS, self.wards, 4)
+        await store.execute_rows(conn, store.INSERT_WARD_DAYS, self.days, 2)
 
 
 @dataclass(frozen=True)
@@ -103,12 +103,12 @@ def roster_rows(events: list[Event]) -> RosterRows:
 async def write_roster(runtime: Any, conn: asyncpg.Connection, rows: RosterRows) -> None:
     """The batch's roster rows; then the touched sessions, recomputed under their locks."""
     await store.lock(conn, rows.touched)
-    await store.execute_rows(conn, store.UPSERT_TEAMS, rows.teams)
-    await store.execute_rows(conn, store.UPSERT_MEMBERS, rows.members)
-    await store.execute_rows(conn, store.DEACTIVATE_MEMBERS, rows.deactivated)
-    await store.execute_rows(conn, store.UPSERT_SHIFTS, rows.shifts)
-    await store.execute_rows(conn, store.CANCEL_SHIFTS, rows.cancelled)
-    await store.execute_rows(conn, store.UPSERT_ASSIGNMENTS, rows.assignments)
+    await store.execute_rows(conn, store.UPSERT_TEAMS, rows.teams, 6)
+    await store.execute_rows(conn, store.UPSERT_MEMBERS, rows.members, 7)
+    await store.execute_rows(conn, store.DEACTIVATE_MEMBERS, rows.deactivated, 2)
+    await store.execute_rows(conn, store.UPSERT_SHIFTS, rows.shifts, 11)
+    await store.execute_rows(conn, store.CANCEL_SHIFTS, rows.cancelled, 2)
+    await store.execute_rows(conn, store.UPSERT_ASSIGNMENTS, rows.assignments, 6)
     await rows.days.write(conn)
     await sessions.recompute(runtime, conn, rows.touched)
 
@@ -157,8 +157,7 @@ def assist_rows(events: list[Event]) -> AssistRows:
                     day, d.venue, d.outcome, round(seconds * 1000), d.satisfaction is not None,
                     (d.satisfaction or 0) >= 4,
                     domain.vneid_blocked(d.outcome, d.reason, d.vneid_level),
-                    domain.not_online_reason(d.outcome, d.reason),
-                    store.json_float(domain.duration_bucket(seconds))),
+                    domain.not_online_reason(d.outcome, d.reason), domain.duration_bucket(seconds)),
                     event)
             if d.dossier_id:
                 links.add((d.ward_id, d.dossier_id))
@@ -201,10 +200,10 @@ async def write_assist(runtime: Any, conn: asyncpg.Connection, rows: AssistRows)
     Returns the dossier and assist events whose fact was new (the others changed nothing)."""
     await store.lock(conn, rows.touched)
     await rows.days.write(conn)
-    dossiers = await store.inserted(conn, store.INSERT_DOSSIERS, rows.dossiers)
-    await store.execute_rows(conn, store.LINK_DOSSIERS, rows.links)
-    assists = await store.inserted(conn, store.INSERT_ASSISTS, rows.assists)
-    await store.execute_rows(conn, store.UPSERT_CHECKINS, rows.checkins)
+    dossiers = await store.inserted(conn, store.INSERT_DOSSIERS, rows.dossiers, 8)
+    await store.execute_rows(conn, store.LINK_DOSSIERS, rows.links, 2)
+    assists = await store.inserted(conn, store.INSERT_ASSISTS, rows.assists, 11)
+    await store.execute_rows(conn, store.UPSERT_CHECKINS, rows.checkins, 6)
     await sessions.recompute(runtime, conn, rows.touched)
     return ([rows.dossier_events[i] for i in dossiers]
             + [rows.assist_events[i] for i in assists])

@@ -1,104 +1,64 @@
-"""SQL of the reporting read models: multi-row, commutative upserts, one statement per table family.
-
-A batch's rows travel as one parameter, a jsonb array of arrays (`rows_json`), read back as typed
-columns by `_rows`: asyncpg checks and encodes every element of an array per column (about 5.5 us
-for an 8-column row in this process), the JSON costs about 1.5 us to build and less to read."""
+"""SQL of the reporting read models: multi-row, commutative upserts, one statement per table family."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-
-def _rows(*columns: str) -> str:
-    """SQL: the rows of parameter $1 (`rows_json`) as a subquery with the given "name type"
-    columns, in order, and `n`, each row's 1-based position in the batch."""
-    fields = ", ".join(f"(r->>{i})::{typ} AS {name}"
-                       for i, (name, typ) in enumerate(c.split() for c in columns))
-    return f"(SELECT {fields}, n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS j(r, n))"
-
-
-def _iso(value: object) -> str:
-    if isinstance(value, date):  # dates and datetimes (aware: their offset is kept)
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a row value")
-
-
-def json_float(value: float) -> float | str:
-    """A float row value: infinity as the string PostgreSQL reads (JSON has no infinity)."""
-    return value if math.isfinite(value) else str(value).replace("inf", "Infinity")
-
-
-def rows_json(rows: Sequence[Sequence[Any]]) -> str:
-    """A batch's rows as the one parameter the statements below take. No NaN or infinity: JSON
-    has none (`json_float`)."""
-    return json.dumps(rows, default=_iso, ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":"))
-
-
-UPSERT_TEAMS = f"""
+UPSERT_TEAMS = """
 INSERT INTO rp_teams (ward_id, team_id, name, hamlet, v_time, v_id)
-SELECT ward_id, team_id, name, hamlet, v_time, v_id
-FROM {_rows("ward_id text", "team_id text", "name text", "hamlet text", "v_time timestamptz",
-            "v_id text")} AS t
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
 ON CONFLICT (ward_id, team_id) DO UPDATE SET name = EXCLUDED.name, hamlet = EXCLUDED.hamlet,
     v_time = EXCLUDED.v_time, v_id = EXCLUDED.v_id
 WHERE (EXCLUDED.v_time, EXCLUDED.v_id) > (rp_teams.v_time, rp_teams.v_id)
 """
-UPSERT_MEMBERS = f"""
+UPSERT_MEMBERS = """
 INSERT INTO rp_members (ward_id, member_id, team_id, display_name, occupation, v_time, v_id)
-SELECT ward_id, member_id, team_id, display_name, occupation, v_time, v_id
-FROM {_rows("ward_id text", "member_id text", "team_id text", "display_name text",
-            "occupation text", "v_time timestamptz", "v_id text")} AS t
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::timestamptz[], $7::text[])
 ON CONFLICT (ward_id, member_id) DO UPDATE SET team_id = EXCLUDED.team_id,
     display_name = EXCLUDED.display_name, occupation = EXCLUDED.occupation,
     v_time = EXCLUDED.v_time, v_id = EXCLUDED.v_id
 WHERE rp_members.v_time IS NULL OR (EXCLUDED.v_time, EXCLUDED.v_id) > (rp_members.v_time, rp_members.v_id)
 """
-DEACTIVATE_MEMBERS = f"""
+DEACTIVATE_MEMBERS = """
 INSERT INTO rp_members (ward_id, member_id, deactivated)
-SELECT ward_id, member_id, true FROM {_rows("ward_id text", "member_id text")} AS t
+SELECT w, m, true FROM unnest($1::text[], $2::text[]) AS t(w, m)
 ON CONFLICT (ward_id, member_id) DO UPDATE SET deactivated = true
 """
-UPSERT_SHIFTS = f"""
+UPSERT_SHIFTS = """
 INSERT INTO rp_shifts (ward_id, shift_id, scheduled, team_id, location, day, period, starts_at,
                        ends_at, min_staff, v_time, v_id)
-SELECT ward_id, shift_id, true, team_id, location, day, period, starts_at, ends_at, min_staff,
-       v_time, v_id
-FROM {_rows("ward_id text", "shift_id text", "team_id text", "location text", "day date",
-            "period text", "starts_at timestamptz", "ends_at timestamptz", "min_staff int",
-            "v_time timestamptz", "v_id text")} AS t
+SELECT w, s, true, team, loc, d, p, st, en, ms, vt, vi
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[],
+            $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[])
+     AS t(w, s, team, loc, d, p, st, en, ms, vt, vi)
 ON CONFLICT (ward_id, shift_id) DO UPDATE SET scheduled = true, team_id = EXCLUDED.team_id,
     location = EXCLUDED.location, day = EXCLUDED.day, period = EXCLUDED.period,
     starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, min_staff = EXCLUDED.min_staff,
     v_time = EXCLUDED.v_time, v_id = EXCLUDED.v_id
 WHERE rp_shifts.v_time IS NULL OR (EXCLUDED.v_time, EXCLUDED.v_id) > (rp_shifts.v_time, rp_shifts.v_id)
 """
-CANCEL_SHIFTS = f"""
+CANCEL_SHIFTS = """
 INSERT INTO rp_shifts (ward_id, shift_id, cancelled)
-SELECT ward_id, shift_id, true FROM {_rows("ward_id text", "shift_id text")} AS t
+SELECT w, s, true FROM unnest($1::text[], $2::text[]) AS t(w, s)
 ON CONFLICT (ward_id, shift_id) DO UPDATE SET cancelled = true
 """
-UPSERT_ASSIGNMENTS = f"""
+UPSERT_ASSIGNMENTS = """
 INSERT INTO rp_assignments (ward_id, shift_id, member_id, assigned, v_time, v_id)
-SELECT ward_id, shift_id, member_id, assigned, v_time, v_id
-FROM {_rows("ward_id text", "shift_id text", "member_id text", "assigned bool",
-            "v_time timestamptz", "v_id text")} AS t
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[], $6::text[])
 ON CONFLICT (ward_id, shift_id, member_id) DO UPDATE SET assigned = EXCLUDED.assigned,
     v_time = EXCLUDED.v_time, v_id = EXCLUDED.v_id
 WHERE (EXCLUDED.v_time, EXCLUDED.v_id) > (rp_assignments.v_time, rp_assignments.v_id)
 """
-UPSERT_CHECKINS = f"""
+UPSERT_CHECKINS = """
 INSERT INTO rp_checkins (ward_id, checkin_id, shift_id, member_id, checked_in_at, checked_out_at)
-SELECT ward_id, checkin_id, shift_id, member_id, checked_in_at, checked_out_at
-FROM {_rows("ward_id text", "checkin_id text", "shift_id text", "member_id text",
-            "checked_in_at timestamptz", "checked_out_at timestamptz")} AS t
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                     $6::timestamptz[])
 ON CONFLICT (ward_id, checkin_id) DO UPDATE SET
     shift_id = LEAST(rp_checkins.shift_id, EXCLUDED.shift_id),
     member_id = LEAST(rp_checkins.member_id, EXCLUDED.member_id),
@@ -107,10 +67,11 @@ ON CONFLICT (ward_id, checkin_id) DO UPDATE SET
 """
 # Facts first; the counters grow only by the facts this statement actually inserted, and it
 # answers which input rows those were (their 1-based positions): a dossier's id is its inbox.
-INSERT_DOSSIERS = f"""
+INSERT_DOSSIERS = """
 WITH input AS (
-    SELECT * FROM {_rows("ward_id text", "dossier_id text", "day date", "channel text",
-                         "field text", "eligible bool", "fully_online bool", "assisted bool")} AS t
+    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bool[],
+                         $7::bool[], $8::bool[]) WITH ORDINALITY
+        AS t(ward_id, dossier_id, day, channel, field, eligible, fully_online, assisted, n)
 ), ins AS (
     INSERT INTO rp_dossiers (ward_id, dossier_id, day, channel, field, eligible, fully_online,
                              assisted)
@@ -139,13 +100,13 @@ WITH input AS (
         fully_online = d.fully_online + EXCLUDED.fully_online,
         assisted = d.assisted + EXCLUDED.assisted
 )
-SELECT coalesce(array_agg(input.n), '{{}}') FROM ins JOIN input USING (ward_id, dossier_id)
+SELECT coalesce(array_agg(input.n), '{}') FROM ins JOIN input USING (ward_id, dossier_id)
 """
 # An assist naming a dossier already counted as not assisted moves it to assisted, once.
-LINK_DOSSIERS = f"""
+LINK_DOSSIERS = """
 WITH links AS (
     INSERT INTO rp_dossier_links (ward_id, dossier_id)
-    SELECT ward_id, dossier_id FROM {_rows("ward_id text", "dossier_id text")} AS t
+    SELECT * FROM unnest($1::text[], $2::text[])
     ON CONFLICT DO NOTHING
     RETURNING ward_id, dossier_id
 ), changed AS (
@@ -165,11 +126,13 @@ FROM (SELECT ward_id, channel, field, count(*) AS n FROM changed
 WHERE d.ward_id = c.ward_id AND d.channel = c.channel AND d.field = c.field
 """
 # Like the dossiers: an assist's id is its inbox, and the inserted rows' positions come back.
-INSERT_ASSISTS = f"""
+INSERT_ASSISTS = """
 WITH input AS (
-    SELECT * FROM {_rows("ward_id text", "assist_id text", "day date", "venue text",
-                         "outcome text", "duration_ms bigint", "rated bool", "satisfied bool",
-                         "vneid_blocked bool", "reason text", "le float8")} AS t
+    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
+                         $7::bool[], $8::bool[], $9::bool[], $10::text[], $11::float8[])
+        WITH ORDINALITY
+        AS t(ward_id, assist_id, day, venue, outcome, duration_ms, rated, satisfied,
+             vneid_blocked, reason, le, n)
 ), ins AS (
     INSERT INTO rp_assists (ward_id, assist_id, day, venue, outcome)
     SELECT ward_id, assist_id, day, venue, outcome FROM input
@@ -205,18 +168,17 @@ WITH input AS (
     SELECT ward_id, le, count(*) FROM new GROUP BY ward_id, le
     ON CONFLICT (ward_id, le) DO UPDATE SET assists = h.assists + EXCLUDED.assists
 )
-SELECT coalesce(array_agg(n), '{{}}') FROM new
+SELECT coalesce(array_agg(n), '{}') FROM new
 """
-UPSERT_WARDS = f"""
+UPSERT_WARDS = """
 INSERT INTO rp_wards AS w (ward_id, first_day, last_day, watermark)
-SELECT ward_id, first_day, last_day, watermark
-FROM {_rows("ward_id text", "first_day date", "last_day date", "watermark timestamptz")} AS t
+SELECT * FROM unnest($1::text[], $2::date[], $3::date[], $4::timestamptz[])
 ON CONFLICT (ward_id) DO UPDATE SET first_day = LEAST(w.first_day, EXCLUDED.first_day),
     last_day = GREATEST(w.last_day, EXCLUDED.last_day),
     watermark = GREATEST(w.watermark, EXCLUDED.watermark)
 """
-INSERT_WARD_DAYS = f"""
-INSERT INTO rp_ward_days (ward_id, day) SELECT ward_id, day FROM {_rows("ward_id text", "day date")} AS t
+INSERT_WARD_DAYS = """
+INSERT INTO rp_ward_days (ward_id, day) SELECT * FROM unnest($1::text[], $2::date[])
 ON CONFLICT DO NOTHING
 """
 LOCK_KEYS = """
@@ -236,28 +198,25 @@ SESSION_CHECKINS = """
 SELECT c.ward_id, c.shift_id, c.member_id, c.checked_in_at, c.checked_out_at FROM rp_checkins c
 JOIN unnest($1::text[], $2::text[]) AS t(w, id) ON c.ward_id = t.w AND c.shift_id = t.id
 """
-UPDATE_SESSIONS = f"""
+UPDATE_SESSIONS = """
 UPDATE rp_shifts s SET status = t.status, on_time = t.on_time, seconds = t.seconds,
     ended = t.ended, decide_at = t.decide_at
-FROM {_rows("ward_id text", "shift_id text", "status text", "on_time int", "seconds bigint",
-            "ended bool", "decide_at timestamptz")} AS t
-WHERE s.ward_id = t.ward_id AND s.shift_id = t.shift_id
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bool[],
+            $7::timestamptz[]) AS t(w, id, status, on_time, seconds, ended, decide_at)
+WHERE s.ward_id = t.w AND s.shift_id = t.id
 """
 DELETE_MEMBER_SESSIONS = """
 DELETE FROM rp_member_sessions m USING unnest($1::text[], $2::text[]) AS t(w, id)
 WHERE m.ward_id = t.w AND m.shift_id = t.id
 """
-INSERT_MEMBER_SESSIONS = f"""
+INSERT_MEMBER_SESSIONS = """
 INSERT INTO rp_member_sessions (ward_id, shift_id, member_id, day, seconds, on_time)
-SELECT ward_id, shift_id, member_id, day, seconds, on_time
-FROM {_rows("ward_id text", "shift_id text", "member_id text", "day date", "seconds bigint",
-            "on_time bool")} AS t
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[], $6::bool[])
 """
-ADD_WARD_SHIFT_TOTALS = f"""
+ADD_WARD_SHIFT_TOTALS = """
 INSERT INTO rp_ward_shift_totals AS w (ward_id, scheduled, staffed, understaffed, cancelled, seconds)
-SELECT ward_id, scheduled, staffed, understaffed, cancelled, seconds
-FROM {_rows("ward_id text", "scheduled bigint", "staffed bigint", "understaffed bigint",
-            "cancelled bigint", "seconds bigint")} AS t
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                     $6::bigint[])
 ON CONFLICT (ward_id) DO UPDATE SET scheduled = w.scheduled + EXCLUDED.scheduled,
     staffed = w.staffed + EXCLUDED.staffed, understaffed = w.understaffed + EXCLUDED.understaffed,
     cancelled = w.cancelled + EXCLUDED.cancelled, seconds = w.seconds + EXCLUDED.seconds
@@ -296,16 +255,18 @@ def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)] if rows else [[] for _ in range(width)]
 
 
-async def execute_rows(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+async def execute_rows(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]],
+                       width: int) -> None:
     if rows:
-        await conn.execute(sql, rows_json(rows))
+        await conn.execute(sql, *columns(rows, width))
 
 
-async def inserted(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]]) -> list[int]:
+async def inserted(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]],
+                   width: int) -> list[int]:
     """Run a fact statement that answers the positions (0-based here) of the rows it inserted."""
     if not rows:
         return []
-    return [n - 1 for n in await conn.fetchval(sql, rows_json(rows))]
+    return [n - 1 for n in await conn.fetchval(sql, *columns(rows, width))]
 
 
 async def watermarks(conn: asyncpg.Connection, wards: Sequence[str]) -> dict[str, datetime | None]:
