@@ -93,9 +93,9 @@ async def recompute(runtime: Any, conn: asyncpg.Connection,
             delta[name] += after[name] - before[name]
         if new.status == "understaffed" and old.status != "understaffed":
             newly_understaffed.append((key, row, new, nows[key[0]]))
-    await store.execute_rows(conn, store.UPDATE_SESSIONS, updates, 7)
+    await store.execute_rows(conn, store.UPDATE_SESSIONS, updates)
     await conn.execute(store.DELETE_MEMBER_SESSIONS, wards, ids)
-    await store.execute_rows(conn, store.INSERT_MEMBER_SESSIONS, members, 6)
+    await store.execute_rows(conn, store.INSERT_MEMBER_SESSIONS, members)
     changed = [(w, d["scheduled"], d["staffed"], d["understaffed"], d["cancelled"], d["seconds"])
                for w, d in sorted(deltas.items()) if any(d.values())]
     await store.execute_rows(conn, store.ADD_WARD_SHIFT_TOTALS, changed, 6)

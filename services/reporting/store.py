@@ -1,4 +1,7 @@
-"""SQL of the reporting read models: multi-row, commutative upserts, one statement per table family."""
+"""SQL of the reporting read models: multi-row, commutative upserts, one statement per table family.
+
+The statements that carry most of a batch (facts, shifts, assignments, check-ins, sessions) take
+its rows as one array of a row type (migration 103); the others an array per column."""
 
 from __future__ import annotations
 
@@ -34,9 +37,7 @@ UPSERT_SHIFTS = """
 INSERT INTO rp_shifts (ward_id, shift_id, scheduled, team_id, location, day, period, starts_at,
                        ends_at, min_staff, v_time, v_id)
 SELECT w, s, true, team, loc, d, p, st, en, ms, vt, vi
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::text[],
-            $7::timestamptz[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[])
-     AS t(w, s, team, loc, d, p, st, en, ms, vt, vi)
+FROM unnest($1::rp_shift_row[]) AS t(w, s, team, loc, d, p, st, en, ms, vt, vi)
 ON CONFLICT (ward_id, shift_id) DO UPDATE SET scheduled = true, team_id = EXCLUDED.team_id,
     location = EXCLUDED.location, day = EXCLUDED.day, period = EXCLUDED.period,
     starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, min_staff = EXCLUDED.min_staff,
@@ -50,15 +51,14 @@ ON CONFLICT (ward_id, shift_id) DO UPDATE SET cancelled = true
 """
 UPSERT_ASSIGNMENTS = """
 INSERT INTO rp_assignments (ward_id, shift_id, member_id, assigned, v_time, v_id)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[], $6::text[])
+SELECT * FROM unnest($1::rp_assignment_row[])
 ON CONFLICT (ward_id, shift_id, member_id) DO UPDATE SET assigned = EXCLUDED.assigned,
     v_time = EXCLUDED.v_time, v_id = EXCLUDED.v_id
 WHERE (EXCLUDED.v_time, EXCLUDED.v_id) > (rp_assignments.v_time, rp_assignments.v_id)
 """
 UPSERT_CHECKINS = """
 INSERT INTO rp_checkins (ward_id, checkin_id, shift_id, member_id, checked_in_at, checked_out_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                     $6::timestamptz[])
+SELECT * FROM unnest($1::rp_checkin_row[])
 ON CONFLICT (ward_id, checkin_id) DO UPDATE SET
     shift_id = LEAST(rp_checkins.shift_id, EXCLUDED.shift_id),
     member_id = LEAST(rp_checkins.member_id, EXCLUDED.member_id),
@@ -69,8 +69,7 @@ ON CONFLICT (ward_id, checkin_id) DO UPDATE SET
 # answers which input rows those were (their 1-based positions): a dossier's id is its inbox.
 INSERT_DOSSIERS = """
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bool[],
-                         $7::bool[], $8::bool[]) WITH ORDINALITY
+    SELECT * FROM unnest($1::rp_dossier_row[]) WITH ORDINALITY
         AS t(ward_id, dossier_id, day, channel, field, eligible, fully_online, assisted, n)
 ), ins AS (
     INSERT INTO rp_dossiers (ward_id, dossier_id, day, channel, field, eligible, fully_online,
@@ -128,9 +127,7 @@ WHERE d.ward_id = c.ward_id AND d.channel = c.channel AND d.field = c.field
 # Like the dossiers: an assist's id is its inbox, and the inserted rows' positions come back.
 INSERT_ASSISTS = """
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], $6::bigint[],
-                         $7::bool[], $8::bool[], $9::bool[], $10::text[], $11::float8[])
-        WITH ORDINALITY
+    SELECT * FROM unnest($1::rp_assist_row[]) WITH ORDINALITY
         AS t(ward_id, assist_id, day, venue, outcome, duration_ms, rated, satisfied,
              vneid_blocked, reason, le, n)
 ), ins AS (
@@ -201,8 +198,7 @@ JOIN unnest($1::text[], $2::text[]) AS t(w, id) ON c.ward_id = t.w AND c.shift_i
 UPDATE_SESSIONS = """
 UPDATE rp_shifts s SET status = t.status, on_time = t.on_time, seconds = t.seconds,
     ended = t.ended, decide_at = t.decide_at
-FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bool[],
-            $7::timestamptz[]) AS t(w, id, status, on_time, seconds, ended, decide_at)
+FROM unnest($1::rp_session_row[]) AS t(w, id, status, on_time, seconds, ended, decide_at)
 WHERE s.ward_id = t.w AND s.shift_id = t.id
 """
 DELETE_MEMBER_SESSIONS = """
@@ -211,7 +207,7 @@ WHERE m.ward_id = t.w AND m.shift_id = t.id
 """
 INSERT_MEMBER_SESSIONS = """
 INSERT INTO rp_member_sessions (ward_id, shift_id, member_id, day, seconds, on_time)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::bigint[], $6::bool[])
+SELECT * FROM unnest($1::rp_member_session_row[])
 """
 ADD_WARD_SHIFT_TOTALS = """
 INSERT INTO rp_ward_shift_totals AS w (ward_id, scheduled, staffed, understaffed, cancelled, seconds)
@@ -255,18 +251,24 @@ def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)] if rows else [[] for _ in range(width)]
 
 
+def _arguments(rows: Sequence[Sequence[Any]], width: int | None) -> list[Any]:
+    """A statement's parameters: the rows as one array of a row type (`$1::rp_*_row[]`, the
+    statements that carry most of a batch: migration 103), or `width` column arrays."""
+    return [rows] if width is None else columns(rows, width)
+
+
 async def execute_rows(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]],
-                       width: int) -> None:
+                       width: int | None = None) -> None:
     if rows:
-        await conn.execute(sql, *columns(rows, width))
+        await conn.execute(sql, *_arguments(rows, width))
 
 
 async def inserted(conn: asyncpg.Connection, sql: str, rows: Sequence[Sequence[Any]],
-                   width: int) -> list[int]:
+                   width: int | None = None) -> list[int]:
     """Run a fact statement that answers the positions (0-based here) of the rows it inserted."""
     if not rows:
         return []
-    return [n - 1 for n in await conn.fetchval(sql, *columns(rows, width))]
+    return [n - 1 for n in await conn.fetchval(sql, *_arguments(rows, width))]
 
 
 async def watermarks(conn: asyncpg.Connection, wards: Sequence[str]) -> dict[str, datetime | None]:
