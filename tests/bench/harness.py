@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -220,6 +221,31 @@ async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 PROCESSED = "SELECT coalesce(sum(count), 0)::bigint FROM event_counts WHERE kind = 'processed'"
+
+
+def tool_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line of a measuring tool: its PostgreSQL server and batch size."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--url", default=os.environ.get(
+        "CDT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--size", type=int, default=1000, help="events a batch")
+    return parser
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server: str, label: str,
+                           migrations: Sequence[db.Migration]) -> AsyncIterator[str]:
+    """A fresh database on `server` with `migrations` applied, dropped at the end."""
+    url = db.with_database(server, f"cdt_bench_{label}_{uuid.uuid4().hex[:6]}")
+    await db.prepare_database(url, migrations)
+    try:
+        yield url
+    finally:
+        admin = await asyncpg.connect(db.with_database(server, "postgres"))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{db.database_name(url)}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 async def wait_for_table(conn: asyncpg.Connection, table: str, limit: float = 60) -> None:

@@ -8,24 +8,20 @@ Prints the median and p90 per claim; the database it makes is dropped at the end
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import statistics
 import time
-import uuid
 
 import asyncpg
 
-from shared import db
 from shared.inbox import CLAIM
 from shared.service import SHARED_MIGRATIONS
+from tests.bench.harness import scratch_database, tool_parser
 
 
 async def measure(server: str, batches: int, size: int) -> list[float]:
-    url = db.with_database(server, f"cdt_bench_inbox_{uuid.uuid4().hex[:6]}")
-    await db.prepare_database(url, SHARED_MIGRATIONS)
-    try:
+    async with scratch_database(server, "inbox", SHARED_MIGRATIONS) as url:
         conn = await asyncpg.connect(url)
         try:
             timings = []
@@ -38,20 +34,11 @@ async def measure(server: str, batches: int, size: int) -> list[float]:
             return timings
         finally:
             await conn.close()
-    finally:
-        admin = await asyncpg.connect(db.with_database(server, "postgres"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{db.database_name(url)}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get(
-        "CDT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser = tool_parser(__doc__ or "")
     parser.add_argument("--batches", type=int, default=300)
-    parser.add_argument("--size", type=int, default=1000)
     args = parser.parse_args()
     timings = sorted(asyncio.run(measure(args.url, args.batches, args.size)))
     p90 = timings[int(len(timings) * 0.9)]

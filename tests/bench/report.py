@@ -187,7 +187,10 @@ The raw pipeline (`tests/bench/raw.py`, one or two processes, one consumer group
 topics with aiokafka (1,000 records a poll), validates each record with the same event models
 (`EventCodec`), claims the event ids in an inbox table (`INSERT ... ON CONFLICT DO NOTHING
 RETURNING`), counts events per ward, day and type in memory, writes them with one multi-row
-upsert, commits the transaction, then commits the offsets. The reporting database took
+upsert, commits the transaction, then commits the offsets. Both deduplicate every event with
+one unique insert: the raw pipeline in its inbox, the service in its inbox for roster events and
+check-ins and by the fact's own key for dossiers and assists (`docs/delivery.md`). The reporting
+database took
 {_n(f.get('db_bytes', 0) / 2**20)} MB for these events ({_n(f.get('db_bytes', 0) / f['events'])}
 bytes per event, inbox and indexes included).
 """
@@ -440,8 +443,9 @@ the bound on how fast a service can republish.
 
 ### What the PostgreSQL cluster needs
 
-- **Write rate.** Applying one event writes its inbox row, a fact row (dossier, assist,
-  check-in) and increments two or three aggregate rows, in a transaction per 1,000 events. A
+- **Write rate.** Applying one event writes a fact row (dossier, assist, check-in; the
+  dossier's and assist's key is their inbox, other events also write an inbox row) and
+  increments two or three aggregate rows, in a transaction per 1,000 events. A
   rebuild at {rebuild_events / 3600:,.0f} events/s is about {rebuild_events / 3600 * 4 / 1000:,.0f}k
   row writes/s and the matching WAL: a primary with 16+ cores and NVMe storage, or reporting
   split by province (one database per group of provinces: read models are per ward, so the split
@@ -450,7 +454,7 @@ the bound on how fast a service can republish.
   (inbox and indexes included): about {assist_year * bytes_per_event / 2**30:,.0f} GiB a year for
   reporting, similar for assist (its own facts, inbox and 7 days of outbox). The inbox only has
   to outlive the topics' retention (a redelivery can only come from the topic), so pruning it
-  after the retention halves that.
+  after the retention saves what is left of it (roster events and check-ins in reporting).
 - **Durability costs little here.** The benchmark's PostgreSQL ran with `fsync` off; with
   durable commits each batch waits for one WAL flush (about 1-2 ms on NVMe, more with a
   synchronous standby) per 1,000 events, a few percent at the measured rates. The relay's and
@@ -538,6 +542,7 @@ CDT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres make bench  
 .venv/bin/python -m tests.bench.profile relay --events 200000    # ... of the outbox relay
 .venv/bin/python -m tests.bench.fetch_sizes                      # the broker's fetch response sizes
 .venv/bin/python -m tests.bench.inbox_claim                      # the inbox claim alone, on PostgreSQL
+.venv/bin/python -m tests.bench.write_path                       # reporting's transaction, in-process
 ```
 
 A partial run (one benchmark, or `CDT_BENCH_SCALE` below 1) writes its page to

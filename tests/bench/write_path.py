@@ -1,7 +1,9 @@
-"""What reporting's transaction costs, in-process and per event: the province simulation decoded
-up front, each topic's 1,000-event batches prepared up front (`prepare`), then applied one
-transaction each on one connection (`inbox.apply_once` + `write`, the consumer's path without
-Kafka), timing the process's CPU, its PostgreSQL backend's CPU (from /proc) and the wall time.
+"""What reporting's consumer transaction costs per event, measured in-process.
+
+The province simulation is decoded up front, each topic's 1,000-event batches prepared up
+front (`prepare`), then applied one transaction each on one connection (`inbox.apply_once` +
+`write`, the consumer's path without Kafka), timing the process's CPU, its PostgreSQL backend's
+CPU (from /proc) and the wall time.
 
     .venv/bin/python -m tests.bench.write_path [--events 150000] [--url postgresql://...]
 
@@ -10,12 +12,10 @@ the database it makes is dropped at the end. Needs the backend on this machine (
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import os
 import time
-import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -23,9 +23,10 @@ import asyncpg
 
 from cdt.demo import national
 from services.reporting.app import SPEC
-from shared import db, inbox
+from shared import inbox
 from shared.events import TOPICS, Event, EventCodec
 from tests.bench.conftest import CAMPAIGN
+from tests.bench.harness import scratch_database, tool_parser
 
 
 def backend_cpu(pid: int) -> float:
@@ -47,11 +48,9 @@ def province(events: int) -> dict[str, list[Event]]:
 
 async def measure(server: str, events: int, size: int) -> None:
     decoded = province(events)
-    url = db.with_database(server, f"cdt_bench_write_{uuid.uuid4().hex[:6]}")
-    await db.prepare_database(url, SPEC.migrations)
     runtime = SimpleNamespace(clock=lambda: datetime.now(UTC), settings=SimpleNamespace(
         clock="watermark", reporting_staffed_grace_minutes=15))
-    try:
+    async with scratch_database(server, "write", SPEC.migrations) as url:
         conn = await asyncpg.connect(url)
         try:
             pid = await conn.fetchval("SELECT pg_backend_pid()")
@@ -72,20 +71,11 @@ async def measure(server: str, events: int, size: int) -> None:
                       f"{(time.perf_counter() - wall) / n * 1e6:.1f} us")
         finally:
             await conn.close()
-    finally:
-        admin = await asyncpg.connect(db.with_database(server, "postgres"))
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{db.database_name(url)}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get(
-        "CDT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser = tool_parser(__doc__ or "")
     parser.add_argument("--events", type=int, default=150_000)
-    parser.add_argument("--size", type=int, default=1000)
     args = parser.parse_args()
     asyncio.run(measure(args.url, args.events, args.size))
 

@@ -94,8 +94,9 @@ def write(run: Run, path: Path) -> None:
     applied = getattr(run, "last_applied", {})
     if applied:
         lines += ["", "### Events accounted for at the end of the fault scenarios", "",
-                  "Each consumer's `cdt_events_processed_total` (applied once, through the "
-                  "inbox) against what must have reached it: the driver's truth for what assist "
+                  "Each consumer's `cdt_events_processed_total` (applied once: through the "
+                  "inbox, or for reporting's dossiers and assists by their fact's key) against "
+                  "what must have reached it: the driver's truth for what assist "
                   "derives from it, the roster's outbox for roster events.", "",
                   "| consumer | event type | expected | applied | lost | double |",
                   "| --- | --- | ---: | ---: | ---: | ---: |"]
@@ -145,13 +146,15 @@ committed offsets are gone. What the suite shows comes back, and how:
   outbox for `CDT_OUTBOX_RETENTION_HOURS` (7 days) after it was sent. `cdt outbox republish
   --since T` (an operator token for every ward, `*`) marks those sent since T unsent, and the
   relays send them again; consumers, whose offsets are gone too, read the new topics from the
-  beginning and their inboxes skip what they had applied. Nothing is applied twice.
+  beginning and their inboxes (and reporting's fact keys) skip what they had applied. Nothing
+  is applied twice.
 - **Events other systems wrote to the intake topic** cannot be restored by us: the provincial
   dossier system must send again what it sent since T (assist drops what it already has by
   `dossier_id`). In this suite the driver plays that system and re-sends.
 - **Lost for good**: events older than the outbox retention; intake records nobody re-sends;
   dead letters (`*.dlt`) written before the loss (they are copies of refused records, kept
-  for people to look at); consumer offsets (harmless: inboxes make re-reading a no-op).
+  for people to look at); consumer offsets (harmless: inboxes and fact keys make re-reading a
+  no-op).
 - A broker restart that **keeps its disk** loses nothing acknowledged with `acks=all`.
   Production therefore runs 3 brokers, replication factor 3, `min.insync.replicas=2`.
 - **The embedded broker (Tansu 0.6, memory storage) is weaker than that after such a restart.**
