@@ -64,9 +64,7 @@ async def apply_once(conn: asyncpg.Connection, events: Sequence[Event], *,
         inboxed = [e for e in events if not isinstance(e, keyed)]
         fresh = await claim(conn, inboxed)
         if len(fresh) < len(inboxed):
-            kept = {id(e) for e in fresh}
-            events = [e for e in events if isinstance(e, keyed) or id(e) in kept]
-            prepared = None
+            events, prepared = _with_fresh(events, fresh, keyed), None
     else:
         fresh = await claim(conn, events)
         if len(fresh) < len(events):
@@ -75,3 +73,19 @@ async def apply_once(conn: asyncpg.Connection, events: Sequence[Event], *,
         return []
     written = await write(conn, prepare(list(events)) if prepared is None else prepared)
     return [*fresh, *written] if keyed else fresh
+
+
+def _with_fresh(events: Sequence[Event], fresh: list[Event],
+                keyed: tuple[type[Event], ...]) -> list[Event]:
+    """`events` in order, keeping the keyed ones and, of the others, only the claimed ones (each
+    once: `fresh` holds the first occurrence of each, in order)."""
+    claimed = iter(fresh)
+    following = next(claimed, None)
+    kept = []
+    for event in events:
+        if isinstance(event, keyed):
+            kept.append(event)
+        elif event is following:
+            kept.append(event)
+            following = next(claimed, None)
+    return kept
