@@ -60,15 +60,10 @@ async def apply_once(conn: asyncpg.Connection, events: Sequence[Event], *,
     inbox first, and `write` is given the rows of the fresh ones only: `prepared` (built from all
     `events` ahead of the transaction) when every event is fresh, otherwise `prepare` again.
     """
-    if keyed:
-        inboxed = [e for e in events if not isinstance(e, keyed)]
-        fresh = await claim(conn, inboxed)
-        if len(fresh) < len(inboxed):
-            events, prepared = _with_fresh(events, fresh, keyed), None
-    else:
-        fresh = await claim(conn, events)
-        if len(fresh) < len(events):
-            events, prepared = fresh, None
+    inboxed = [e for e in events if not isinstance(e, keyed)]
+    fresh = await claim(conn, inboxed)
+    if len(fresh) < len(inboxed):
+        events, prepared = _with_fresh(events, fresh, keyed), None
     if not events:
         return []
     written = await write(conn, prepare(list(events)) if prepared is None else prepared)

@@ -99,7 +99,7 @@ class Rebuilder:
 
     def __init__(self, runtime: Any, consumes: Sequence[Consumes]) -> None:
         self.runtime = runtime
-        self.applies = {c.topic: c for c in consumes}
+        self.applies = {c.topic: (c.steps(runtime), c.keyed) for c in consumes}
         self.codecs = {c.topic: EventCodec(c.event_types) for c in consumes}
         self.wake = asyncio.Event()
 
@@ -191,10 +191,9 @@ class Rebuilder:
         while True:
             try:
                 async with self.runtime.pool.acquire() as conn, conn.transaction():
-                    for topic, consumes in self.applies.items():
-                        prepare, write = consumes.steps(self.runtime)
+                    for topic, ((prepare, write), keyed) in self.applies.items():
                         applied = await inbox.apply_once(conn, events[topic], prepare=prepare,
-                                                         write=write, keyed=consumes.keyed)
+                                                         write=write, keyed=keyed)
                         await stats.count_events(conn, applied, [])
                     saved = await conn.execute(SAVE, generation, json.dumps(starts),
                                                json.dumps(targets), json.dumps(positions), count)
