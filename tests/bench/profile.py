@@ -74,11 +74,14 @@ def top(raw: Path, n: int = 35) -> str:
 
 
 class Spy:
-    def __init__(self, pid: int, out: Path, rate: int = 97) -> None:
+    def __init__(self, pid: int, out: Path, rate: int = 97, idle: bool = False) -> None:
         self.out = out
+        # --idle: waiting threads are sampled too (their stacks end in the wait), so the main
+        # thread's busy share is its samples outside `select`/`epoll`.
         self.proc = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
                                       "--pid", str(pid), "--rate", str(rate), "--format", "raw",
-                                      "--output", str(out), "--nonblocking"],
+                                      "--output", str(out), "--nonblocking",
+                                      *(["--idle", "--threads"] if idle else [])],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop(self) -> None:
@@ -89,7 +92,7 @@ class Spy:
             self.proc.kill()
 
 
-async def profile_ingest(infra: Infra, events: int, clock: str) -> str:
+async def profile_ingest(infra: Infra, events: int, clock: str, idle: bool = False) -> str:
     wards = national.ward_profiles(national.COUNTRY_WARDS)[:national.PROVINCE_WARDS]
     volume = national.Volume()
     await fill(infra.bootstrap, national.province_records(wards, *CAMPAIGN, limit=events,
@@ -101,7 +104,7 @@ async def profile_ingest(infra: Infra, events: int, clock: str) -> str:
         conn = await wait_for_database(url, limit=90)
         await wait_for_table(conn, "event_counts", limit=90)
         out = ARTIFACTS / "profile-ingest.txt"
-        spy = Spy(service.proc.pid, out)
+        spy = Spy(service.proc.pid, out, idle=idle)
 
         async def count() -> int:
             return int(await conn.fetchval(PROCESSED))
@@ -220,6 +223,8 @@ def main() -> None:
     ingest = sub.add_parser("ingest")
     ingest.add_argument("--events", type=int, default=200_000)
     ingest.add_argument("--clock", default="watermark", choices=("wall", "watermark"))
+    ingest.add_argument("--idle", action="store_true",
+                        help="sample waiting threads too, per thread (each thread's busy share)")
     scrape = sub.add_parser("scrape")
     scrape.add_argument("--wards", type=int, default=national.COUNTRY_WARDS)
     scrape.add_argument("--seconds", type=float, default=30)
@@ -240,7 +245,7 @@ def main() -> None:
         with EmbeddedKafka(port=_free_port()) as broker:
             infra = Infra(broker.bootstrap, fresh_prefix(server, "profile"), directory, directory)
             if args.what == "ingest":
-                print(asyncio.run(profile_ingest(infra, args.events, args.clock)))
+                print(asyncio.run(profile_ingest(infra, args.events, args.clock, args.idle)))
             elif args.what == "relay":
                 print(asyncio.run(profile_relay(infra, args.events)))
             elif args.what == "plan":
