@@ -14,14 +14,17 @@ from shared.events import Event
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
                float("inf"))
 
-UPSERT_COUNTS = """
-INSERT INTO event_counts (kind, label, count)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-ON CONFLICT (kind, label) DO UPDATE SET count = event_counts.count + EXCLUDED.count
-"""
-UPSERT_LAG = """
+# A batch's counters and lag buckets in one statement: one round trip in the batch's transaction.
+# Every batch locks its rows in the same order (the buckets by bound, the counts sorted), so two
+# replicas' batches wait for each other rather than deadlock.
+UPSERT_STATS = """
+WITH counts AS (
+    INSERT INTO event_counts (kind, label, count)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+    ON CONFLICT (kind, label) DO UPDATE SET count = event_counts.count + EXCLUDED.count
+)
 INSERT INTO event_lag (le, count, sum)
-SELECT * FROM unnest($1::float8[], $2::bigint[], $3::float8[])
+SELECT * FROM unnest($4::float8[], $5::bigint[], $6::float8[])
 ON CONFLICT (le) DO UPDATE SET count = event_lag.count + EXCLUDED.count,
                                sum = event_lag.sum + EXCLUDED.sum
 """
@@ -65,12 +68,15 @@ async def count_events(conn: asyncpg.Connection, applied: Sequence[Event],
     counts.update(("rejected", reason) for reason in rejected_reasons)
     if not counts:
         return
-    keys = list(counts)
-    await conn.execute(UPSERT_COUNTS, [k for k, _ in keys], [label for _, label in keys],
-                       [counts[k] for k in keys])
+    keys = sorted(counts)
+    bounds: list[float] = []
+    buckets: list[int] = []
+    sums: list[float] = []
     if applied:
         # non-cumulative here; summed when exported
         buckets, total = lag_histogram([e.time for e in applied], datetime.now(UTC))
+        bounds = list(LAG_BUCKETS)
         sums = [0.0] * len(LAG_BUCKETS)
         sums[-1] = total
-        await conn.execute(UPSERT_LAG, list(LAG_BUCKETS), buckets, sums)
+    await conn.execute(UPSERT_STATS, [k for k, _ in keys], [label for _, label in keys],
+                       [counts[k] for k in keys], bounds, buckets, sums)
