@@ -1,6 +1,6 @@
 """Where a service spends its time during a benchmark: py-spy attached to the real process.
 
-    .venv/bin/python -m tests.bench.profile ingest --events 200000
+    .venv/bin/python -m tests.bench.profile ingest --events 200000 [--idle]
     .venv/bin/python -m tests.bench.profile scrape --wards 3321
     .venv/bin/python -m tests.bench.profile relay --events 200000
     .venv/bin/python -m tests.bench.profile plan --wards 100
@@ -9,8 +9,9 @@
 `scrape` feeds one small day to each of N wards and scrapes /metrics and a report in a loop;
 `relay` commits N rows to the assist service's outbox and lets its relay publish them;
 `plan` imports N simulated wards' rosters into the roster service and plans their campaigns.
-py-spy samples the service (on-CPU only) and the top functions by own and total time are
-printed; the raw stacks are kept in tests/artifacts/bench/ for a flame graph
+py-spy samples the service (on-CPU only; with `ingest --idle`, waiting threads too, so that the
+main thread's samples in `EpollSelector.select` are its idle share) and the top functions by own
+and total time are printed; the raw stacks are kept in tests/artifacts/bench/ for a flame graph
 (`py-spy record --format speedscope` is the same with another output format). Needs py-spy
 (`.venv/bin/pip install py-spy`).
 """
@@ -73,6 +74,23 @@ def top(raw: Path, n: int = 35) -> str:
     return "\n".join(lines)
 
 
+def busy_shares(raw: Path) -> str:
+    """Per thread of an `--idle --threads` profile: its samples and the share not waiting (in a
+    selector's `select` or a condition's `wait`)."""
+    samples: collections.Counter[str] = collections.Counter()
+    waiting: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = stack.split(";")
+        samples[frames[0]] += int(count)
+        if frames[-1].startswith(("EpollSelector.select", "Condition.wait")):
+            waiting[frames[0]] += int(count)
+    return "\n".join(f"{thread}: {n} samples, busy {1 - waiting[thread] / n:.0%}"
+                     for thread, n in samples.most_common())
+
+
 class Spy:
     def __init__(self, pid: int, out: Path, rate: int = 97, idle: bool = False) -> None:
         self.out = out
@@ -112,7 +130,8 @@ async def profile_ingest(infra: Infra, events: int, clock: str, idle: bool = Fal
         progress = await poll_until(count, volume.events, limit=900)
         spy.stop()
         await conn.close()
-        return f"{progress.rate(volume.events):,.0f} events/s\n" + top(out)
+        shares = busy_shares(out) + "\n" if idle else ""
+        return f"{progress.rate(volume.events):,.0f} events/s\n" + shares + top(out)
     finally:
         services.stop_all()
 
