@@ -537,6 +537,7 @@ CDT_BENCH_SCALE=0.05 make bench              # the same on a twentieth of the da
 .venv/bin/python -m pytest -q -s tests/bench/test_3_latency.py   # one benchmark
 CDT_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres make bench   # a configured PostgreSQL
 .venv/bin/python -m tests.bench.profile ingest --events 500000   # py-spy profile of reporting ingest
+.venv/bin/python -m tests.bench.profile ingest --idle            # ... with each thread's busy share
 .venv/bin/python -m tests.bench.profile scrape --wards 3321      # ... of /metrics and reports
 .venv/bin/python -m tests.bench.profile plan --wards 100         # ... of roster import + plan
 .venv/bin/python -m tests.bench.profile relay --events 200000    # ... of the outbox relay
