@@ -99,7 +99,7 @@ class Rebuilder:
 
     def __init__(self, runtime: Any, consumes: Sequence[Consumes]) -> None:
         self.runtime = runtime
-        self.applies = {c.topic: (c.steps(runtime), c.keyed) for c in consumes}
+        self.steps = {c.topic: (c.steps(runtime), c.keyed) for c in consumes}
         self.codecs = {c.topic: EventCodec(c.event_types) for c in consumes}
         self.wake = asyncio.Event()
 
@@ -140,10 +140,10 @@ class Rebuilder:
         await consumer.start()
         try:
             await consumer.topics()
-            unknown = [t for t in self.applies if not consumer.partitions_for_topic(t)]
+            unknown = [t for t in self.steps if not consumer.partitions_for_topic(t)]
             if unknown:
                 raise TopicUnknownError(f"no partitions known for {', '.join(unknown)} yet")
-            tps = [TopicPartition(t, p) for t in self.applies
+            tps = [TopicPartition(t, p) for t in self.steps
                    for p in sorted(consumer.partitions_for_topic(t))]
             consumer.assign(tps)
             if not starts:
@@ -152,7 +152,7 @@ class Rebuilder:
             for tp in tps:
                 consumer.seek(tp, positions.get(f"{tp.topic}:{tp.partition}",
                                                 starts[f"{tp.topic}:{tp.partition}"]))
-            log.info("rebuild %d: reading %s", generation, ", ".join(self.applies))
+            log.info("rebuild %d: reading %s", generation, ", ".join(self.steps))
             while True:
                 batch = await consumer.getmany(timeout_ms=300,
                                                max_records=settings.batch_size)
@@ -161,7 +161,7 @@ class Rebuilder:
                     # The fetch's high watermark: end_offsets() under-reports on some brokers.
                     if key not in targets and consumer.highwater(tp) is not None:
                         targets[key] = consumer.highwater(tp)
-                events: dict[str, list[Event]] = {t: [] for t in self.applies}
+                events: dict[str, list[Event]] = {t: [] for t in self.steps}
                 count = 0
                 for tp, records in batch.items():
                     for record in records:
@@ -191,10 +191,11 @@ class Rebuilder:
         while True:
             try:
                 async with self.runtime.pool.acquire() as conn, conn.transaction():
-                    for topic, ((prepare, write), keyed) in self.applies.items():
-                        applied = await inbox.apply_once(conn, events[topic], prepare=prepare,
-                                                         write=write, keyed=keyed)
-                        await stats.count_events(conn, applied, [])
+                    applied: list[Event] = []
+                    for topic, ((prepare, write), keyed) in self.steps.items():
+                        applied += await inbox.apply_once(conn, events[topic], prepare=prepare,
+                                                          write=write, keyed=keyed)
+                    await stats.count_events(conn, applied, [])
                     saved = await conn.execute(SAVE, generation, json.dumps(starts),
                                                json.dumps(targets), json.dumps(positions), count)
                     if saved.endswith(" 0"):
