@@ -15,14 +15,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from shared import db, inbox
-from shared.events.roster import (
-    ShiftAssigned,
-    ShiftAssignedData,
-    ShiftCancelled,
-    ShiftCancelledData,
-)
+from shared.events.roster import ShiftAssigned, ShiftCancelled
 from shared.messaging import BatchConsumer
 from shared.service import SHARED_MIGRATIONS
+from tests.roster_events import shift_assigned, shift_cancelled
 
 
 class FakeConsumer(AIOKafkaConsumer):
@@ -40,11 +36,6 @@ class FakeConsumer(AIOKafkaConsumer):
 
     def __del__(self) -> None:
         pass
-
-
-def event(n: int) -> ShiftAssigned:
-    data = ShiftAssignedData(ward_id="ban-thach", shift_id=f"ca-{n}", member_id="m-1")
-    return ShiftAssigned.create(data, service="roster", event_id=f"e-{n}")
 
 
 def message(consumer: FakeConsumer, first: int, events: list) -> SimpleNamespace:
@@ -104,7 +95,7 @@ async def test_the_next_batch_is_prepared_while_the_previous_transaction_is_open
     rows, consumer = Rows(), FakeConsumer()
     rows.gate = asyncio.Event()
     batches = consumer_of(pool, rows)
-    first, second = [event(1), event(2)], [event(3)]
+    first, second = [shift_assigned(1), shift_assigned(2)], [shift_assigned(3)]
     await batches.consume(first, message(consumer, 0, first))  # type: ignore[arg-type]
     waiting = asyncio.create_task(batches.consume(second, message(consumer, 2, second)))  # type: ignore[arg-type]
     await asyncio.sleep(0.1)
@@ -122,10 +113,11 @@ async def test_the_next_batch_is_prepared_while_the_previous_transaction_is_open
 async def test_rows_are_rebuilt_from_the_fresh_events_when_some_were_applied_before(
         pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await inbox.claim(conn, [event(2)])  # applied by an earlier delivery
+        await inbox.claim(conn, [shift_assigned(2)])  # applied by an earlier delivery
     rows, consumer = Rows(), FakeConsumer()
     batches = consumer_of(pool, rows)
-    batch = [event(1), event(2), event(3), event(3)]  # 3 redelivered within the batch too
+    # 3 redelivered within the batch too
+    batch = [shift_assigned(1), shift_assigned(2), shift_assigned(3), shift_assigned(3)]
     await batches.consume(batch, message(consumer, 0, batch))  # type: ignore[arg-type]
     await batches.drain()
     assert rows.prepared == [["ca-1", "ca-2", "ca-3", "ca-3"], ["ca-1", "ca-3"]]
@@ -140,7 +132,7 @@ async def test_a_bug_in_building_rows_hands_the_batch_back_unapplied(pool: async
     rows, consumer = Rows(), FakeConsumer()
     rows.fail_prepare_on = "ca-2"
     batches = consumer_of(pool, rows)
-    batch = [event(1), event(2)]
+    batch = [shift_assigned(1), shift_assigned(2)]
     await batches.consume(batch, message(consumer, 7, batch))  # type: ignore[arg-type]
     await batches.drain()
     # Built ahead (failed, quietly), then again in the transaction (failed: a bug): rewound.
@@ -148,11 +140,6 @@ async def test_a_bug_in_building_rows_hands_the_batch_back_unapplied(pool: async
     assert consumer.commits == [] and [o for _, o in consumer.seeks] == [7]
     assert await applied(pool) == []
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 0, "the claim rolled back"
-
-
-def cancelled(n: int, event_id: str | None = None) -> ShiftCancelled:
-    data = ShiftCancelledData(ward_id="ban-thach", shift_id=f"ca-{n}", reason="holiday")
-    return ShiftCancelled.create(data, service="roster", event_id=event_id or f"c-{n}")
 
 
 class KeyedRows(Rows):
@@ -190,7 +177,7 @@ async def test_keyed_events_skip_the_inbox_and_are_counted_once_by_their_facts_k
     batches = BatchConsumer(service="test", pool=pool, dead_letters=None,  # type: ignore[arg-type]
                             apply=rows.apply, prepare=rows.prepare, write=rows.write,
                             keyed=(ShiftCancelled,))
-    first = [cancelled(1), event(2)]
+    first = [shift_cancelled(1), shift_assigned(2)]
     await batches.consume(first, message(consumer, 0, first))  # type: ignore[arg-type]
     await batches.drain()
     assert await counts(pool) == {"cancelled": 1, "assigned": 1}
@@ -200,8 +187,8 @@ async def test_keyed_events_skip_the_inbox_and_are_counted_once_by_their_facts_k
     batches = BatchConsumer(service="test", pool=pool, dead_letters=None,  # type: ignore[arg-type]
                             apply=rows.apply, prepare=rows.prepare, write=rows.write,
                             keyed=(ShiftCancelled,))
-    second = [event(1), cancelled(1), cancelled(1, "c-1-resent"), event(2), cancelled(2),
-              cancelled(2)]
+    second = [shift_assigned(1), shift_cancelled(1), shift_cancelled(1, "c-1-resent"),
+              shift_assigned(2), shift_cancelled(2), shift_cancelled(2)]
     await batches.consume(second, message(consumer, 2, second))  # type: ignore[arg-type]
     await batches.drain()
     # Built ahead from every event, then again without the assignment the inbox held; the

@@ -8,19 +8,15 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from shared import db, stats
-from shared.events.roster import ShiftAssigned, ShiftAssignedData, ShiftCancelled, ShiftCancelledData
+from shared.events.roster import ShiftAssigned, ShiftCancelled
 from shared.service import SHARED_MIGRATIONS
+from tests.roster_events import shift_assigned, shift_cancelled
 
 
 def assigned(n: int, lag: float) -> ShiftAssigned:
-    data = ShiftAssignedData(ward_id="ban-thach", shift_id=f"ca-{n}", member_id="m-1")
-    event = ShiftAssigned.create(data, service="roster", event_id=f"a-{n}")
+    """An assignment made `lag` seconds ago."""
+    event = shift_assigned(n)
     return event.model_copy(update={"time": datetime.now(UTC) - timedelta(seconds=lag)})
-
-
-def cancelled(n: int) -> ShiftCancelled:
-    data = ShiftCancelledData(ward_id="ban-thach", shift_id=f"ca-{n}", reason="holiday")
-    return ShiftCancelled.create(data, service="roster", event_id=f"c-{n}")
 
 
 async def read(conn: asyncpg.Connection) -> tuple[dict, dict]:
@@ -37,7 +33,7 @@ async def test_counts_and_lag_add_up_over_batches_and_rejections_alone_add_no_la
     try:
         await db.migrate(conn, SHARED_MIGRATIONS)
         async with conn.transaction():
-            await stats.count_events(conn, [assigned(1, 0.0), assigned(2, 7.0), cancelled(3)],
+            await stats.count_events(conn, [assigned(1, 0.0), assigned(2, 7.0), shift_cancelled(3)],
                                      ["invalid"])
         async with conn.transaction():
             await stats.count_events(conn, [assigned(4, 7.5)], ["invalid", "unknown-type"])
