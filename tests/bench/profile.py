@@ -9,9 +9,9 @@
 `scrape` feeds one small day to each of N wards and scrapes /metrics and a report in a loop;
 `relay` commits N rows to the assist service's outbox and lets its relay publish them;
 `plan` imports N simulated wards' rosters into the roster service and plans their campaigns.
-py-spy samples the service (on-CPU only; with `ingest --idle`, waiting threads too, so that the
-main thread's samples in `EpollSelector.select` are its idle share) and the top functions by own
-and total time are printed; the raw stacks are kept in tests/artifacts/bench/ for a flame graph
+py-spy samples the service (on-CPU only; with `ingest --idle`, waiting threads too: each
+thread's busy share is printed, its samples in `EpollSelector.select` counting as idle) and the
+top functions by own and total on-CPU time are printed; the raw stacks are kept in tests/artifacts/bench/ for a flame graph
 (`py-spy record --format speedscope` is the same with another output format). Needs py-spy
 (`.venv/bin/pip install py-spy`).
 """
@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -51,19 +52,34 @@ from tests.bench.harness import (
 )
 
 
-def top(raw: Path, n: int = 35) -> str:
-    """Own and total sample counts per function from py-spy's raw (collapsed) output."""
+def stacks(raw: Path) -> Iterator[tuple[list[str], int]]:
+    """(frames, samples) per line of py-spy's raw (collapsed) output; with `--threads`, the
+    first frame names the thread."""
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack:
+            yield stack.split(";"), int(count)
+
+
+def waiting(frames: list[str]) -> bool:
+    """A sample of a thread waiting (only in an `--idle` profile): in a selector or a condition."""
+    return frames[-1].startswith(("EpollSelector.select", "Condition.wait"))
+
+
+def top(raw: Path, n: int = 35, idle: bool = False) -> str:
+    """Own and total sample counts per function; of an `--idle` profile, the samples of threads
+    waiting are left out (without it, py-spy's samples in `select` are CPU spent there)."""
     own: collections.Counter[str] = collections.Counter()
     total: collections.Counter[str] = collections.Counter()
     samples = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
+    for stack, k in stacks(raw):
+        if idle and waiting(stack):
             continue
-        k = int(count)
-        samples += k
         frames = [f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].split("/")[-1] + ")"
-                  if " (" in f else f for f in stack.split(";")]
+                  if " (" in f else f for f in stack if not f.startswith("thread (")]
+        if not frames:
+            continue  # a thread with no Python frame
+        samples += k
         own[frames[-1]] += k
         for frame in set(frames):
             total[frame] += k
@@ -75,19 +91,14 @@ def top(raw: Path, n: int = 35) -> str:
 
 
 def busy_shares(raw: Path) -> str:
-    """Per thread of an `--idle --threads` profile: its samples and the share not waiting (in a
-    selector's `select` or a condition's `wait`)."""
+    """Per thread of an `--idle --threads` profile: its samples and the share not waiting."""
     samples: collections.Counter[str] = collections.Counter()
-    waiting: collections.Counter[str] = collections.Counter()
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack:
-            continue
-        frames = stack.split(";")
-        samples[frames[0]] += int(count)
-        if frames[-1].startswith(("EpollSelector.select", "Condition.wait")):
-            waiting[frames[0]] += int(count)
-    return "\n".join(f"{thread}: {n} samples, busy {1 - waiting[thread] / n:.0%}"
+    idle: collections.Counter[str] = collections.Counter()
+    for frames, k in stacks(raw):
+        samples[frames[0]] += k
+        if waiting(frames):
+            idle[frames[0]] += k
+    return "\n".join(f"{thread}: {n} samples, busy {1 - idle[thread] / n:.0%}"
                      for thread, n in samples.most_common())
 
 
@@ -131,7 +142,7 @@ async def profile_ingest(infra: Infra, events: int, clock: str, idle: bool = Fal
         spy.stop()
         await conn.close()
         shares = busy_shares(out) + "\n" if idle else ""
-        return f"{progress.rate(volume.events):,.0f} events/s\n" + shares + top(out)
+        return f"{progress.rate(volume.events):,.0f} events/s\n" + shares + top(out, idle=idle)
     finally:
         services.stop_all()
 
